@@ -1,0 +1,2 @@
+/* placeholder: being written */
+typedef int mb_placeholder_config;

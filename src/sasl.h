@@ -1,0 +1,25 @@
+/* SASL initial responses (RFC 4422) for the mechanisms mailbell speaks. All
+ * results are base64 (RFC 4648) ready to send, NUL-terminated, g_free() them,
+ * and hold secrets: callers must not log them. */
+#ifndef MB_SASL_H
+#define MB_SASL_H
+
+#include <glib.h>
+
+/* PLAIN (RFC 4616): base64("" NUL user NUL password). */
+char *mb_sasl_plain(const char *user, const char *password);
+
+/* XOAUTH2 (Google, Microsoft): base64("user=" user ^A "auth=Bearer " token ^A ^A). */
+char *mb_sasl_xoauth2(const char *user, const char *token);
+
+/* OAUTHBEARER (RFC 7628 section 3.1): base64("n,a=" user "," ^A "host=" host
+ * ^A "port=" port ^A "auth=Bearer " token ^A ^A), with "," and "=" in user
+ * escaped as "=2C" and "=3D" (RFC 5801 saslname). */
+char *mb_sasl_oauthbearer(const char *user, const char *host, unsigned port, const char *token);
+
+/* Decodes the base64 error challenge a server sends after a failed XOAUTH2 or
+ * OAUTHBEARER exchange (RFC 7628 section 3.2.2) and returns the JSON "status"
+ * value ("401", "invalid_token", ...) or NULL when absent or malformed. */
+char *mb_sasl_oauth_error_status(const char *challenge_b64);
+
+#endif
