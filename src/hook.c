@@ -1,2 +1,163 @@
-/* placeholder: being written */
-typedef int mb_placeholder_hook;
+#define G_LOG_DOMAIN "mailbell"
+
+#include "hook.h"
+
+#include <signal.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include <gio/gio.h>
+
+#define KILL_GRACE 5 /* seconds between SIGTERM and SIGKILL */
+
+struct job {
+	char *command;
+	char **env;
+	char *label; /* "work/INBOX uid 42" */
+};
+
+struct running {
+	GSubprocess *proc;
+	char *label;
+	guint term_timer;
+	guint kill_timer;
+	gint64 started;
+};
+
+static unsigned hook_timeout = 60;
+static unsigned hook_max = 4;
+static unsigned n_running;
+static GQueue queue = G_QUEUE_INIT;
+
+void mb_hook_init(unsigned timeout, unsigned max_running)
+{
+	hook_timeout = timeout;
+	hook_max = max_running ? max_running : 1;
+}
+
+unsigned mb_hook_pending(void)
+{
+	return n_running + queue.length;
+}
+
+char **mb_hook_environ(char **base, const struct mb_message *msg, const char *rule)
+{
+	char **env = base ? g_strdupv(base) : g_get_environ();
+	char num[16];
+	env = g_environ_setenv(env, "MAILBELL_ACCOUNT", msg->account, TRUE);
+	env = g_environ_setenv(env, "MAILBELL_MAILBOX", msg->mailbox, TRUE);
+	g_snprintf(num, sizeof num, "%u", msg->uid);
+	env = g_environ_setenv(env, "MAILBELL_UID", num, TRUE);
+	g_snprintf(num, sizeof num, "%u", msg->uidvalidity);
+	env = g_environ_setenv(env, "MAILBELL_UIDVALIDITY", num, TRUE);
+	env = g_environ_setenv(env, "MAILBELL_FROM", msg->from, TRUE);
+	env = g_environ_setenv(env, "MAILBELL_FROM_NAME", msg->from_name, TRUE);
+	env = g_environ_setenv(env, "MAILBELL_FROM_ADDRESS", msg->from_address, TRUE);
+	env = g_environ_setenv(env, "MAILBELL_SUBJECT", msg->subject, TRUE);
+	env = g_environ_setenv(env, "MAILBELL_DATE", msg->date, TRUE);
+	env = g_environ_setenv(env, "MAILBELL_MESSAGE_ID", msg->message_id, TRUE);
+	g_snprintf(num, sizeof num, "%u", msg->size);
+	env = g_environ_setenv(env, "MAILBELL_SIZE", num, TRUE);
+	env = g_environ_setenv(env, "MAILBELL_RULE", rule ? rule : "", TRUE);
+	return env;
+}
+
+static void job_free(struct job *job)
+{
+	g_free(job->command);
+	g_strfreev(job->env);
+	g_free(job->label);
+	g_free(job);
+}
+
+static void start_next(void);
+
+static gboolean on_kill(gpointer data)
+{
+	struct running *r = data;
+	r->kill_timer = 0;
+	g_warning("hook for %s ignored SIGTERM; killing it", r->label);
+	g_subprocess_force_exit(r->proc);
+	return G_SOURCE_REMOVE;
+}
+
+static gboolean on_term(gpointer data)
+{
+	struct running *r = data;
+	r->term_timer = 0;
+	g_warning("hook for %s still running after %us; sending SIGTERM", r->label, hook_timeout);
+	g_subprocess_send_signal(r->proc, SIGTERM);
+	r->kill_timer = g_timeout_add_seconds(KILL_GRACE, on_kill, r);
+	return G_SOURCE_REMOVE;
+}
+
+static void hook_exited(GObject *source, GAsyncResult *res, gpointer data)
+{
+	struct running *r = data;
+	GError *error = NULL;
+	if (!g_subprocess_wait_finish(r->proc, res, &error)) {
+		g_warning("hook for %s: %s", r->label, error->message);
+		g_error_free(error);
+	} else {
+		double ms = (double)(g_get_monotonic_time() - r->started) / 1000.0;
+		if (g_subprocess_get_if_exited(r->proc)) {
+			int status = g_subprocess_get_exit_status(r->proc);
+			if (status == 0)
+				g_info("hook for %s exited 0 after %.1f ms", r->label, ms);
+			else
+				g_warning("hook for %s exited with status %d", r->label, status);
+		} else if (g_subprocess_get_if_signaled(r->proc)) {
+			g_warning("hook for %s killed by signal %d", r->label,
+				g_subprocess_get_term_sig(r->proc));
+		}
+	}
+	if (r->term_timer)
+		g_source_remove(r->term_timer);
+	if (r->kill_timer)
+		g_source_remove(r->kill_timer);
+	g_object_unref(r->proc);
+	g_free(r->label);
+	g_free(r);
+	n_running--;
+	start_next();
+}
+
+static void start_next(void)
+{
+	while (n_running < hook_max && !g_queue_is_empty(&queue)) {
+		struct job *job = g_queue_pop_head(&queue);
+		/* stdin is /dev/null (GIO's default): the daemon's own stdin may
+		 * be a terminal. stdout and stderr go where the daemon's go. */
+		GSubprocessLauncher *l = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_NONE);
+		g_subprocess_launcher_set_environ(l, job->env);
+		GError *error = NULL;
+		const char *argv[] = { "/bin/sh", "-c", job->command, NULL };
+		GSubprocess *proc = g_subprocess_launcher_spawnv(l, argv, &error);
+		g_object_unref(l);
+		if (!proc) {
+			g_warning("hook for %s: cannot start /bin/sh: %s", job->label, error->message);
+			g_error_free(error);
+			job_free(job);
+			continue;
+		}
+		struct running *r = g_new0(struct running, 1);
+		r->proc = proc;
+		r->label = g_steal_pointer(&job->label);
+		r->started = g_get_monotonic_time();
+		if (hook_timeout)
+			r->term_timer = g_timeout_add_seconds(hook_timeout, on_term, r);
+		n_running++;
+		g_subprocess_wait_async(proc, NULL, hook_exited, r);
+		job_free(job);
+	}
+}
+
+void mb_hook_run(const char *command, const struct mb_message *msg, const char *rule)
+{
+	struct job *job = g_new0(struct job, 1);
+	job->command = g_strdup(command);
+	job->env = mb_hook_environ(NULL, msg, rule);
+	job->label = g_strdup_printf("%s/%s uid %u", msg->account, msg->mailbox, msg->uid);
+	g_queue_push_tail(&queue, job);
+	start_next();
+}

@@ -1,2 +1,1085 @@
-/* placeholder: being written */
-typedef int mb_placeholder_imap;
+#define G_LOG_DOMAIN "mailbell"
+
+#include "imap.h"
+
+#include <string.h>
+
+#include "imap-parser.h"
+#include "imap-utf7.h"
+#include "log.h"
+#include "message.h"
+#include "net.h"
+#include "sasl.h"
+
+/* Deadline for LOGOUT and for a probe, seconds: shutdown and network changes
+ * must not wait the full command timeout. */
+#define LOGOUT_TIMEOUT 3
+#define PROBE_TIMEOUT 10
+
+#define STATES(X) \
+	X(CONNECTING) \
+	X(GREETING) \
+	X(CAPABILITY) \
+	X(STARTTLS) \
+	X(TLS_HANDSHAKE) \
+	X(AUTHENTICATE) \
+	X(POSTAUTH_CAPABILITY) \
+	X(ID) \
+	X(EXAMINE) \
+	X(BASELINE) \
+	X(FETCH) \
+	X(IDLE_START) \
+	X(IDLING) \
+	X(IDLE_DONE) \
+	X(NOOP) \
+	X(POLL_WAIT) \
+	X(LOGOUT) \
+	X(CLOSED)
+
+#define AS_ENUM(s) S_##s,
+#define AS_NAME(s) #s,
+enum state { STATES(AS_ENUM) };
+static const char *const state_names[] = { STATES(AS_NAME) };
+
+enum cmd_kind {
+	CMD_CAPABILITY,
+	CMD_STARTTLS,
+	CMD_AUTHENTICATE,
+	CMD_LOGIN,
+	CMD_ID,
+	CMD_EXAMINE,
+	CMD_BASELINE,
+	CMD_FETCH,
+	CMD_IDLE,
+	CMD_NOOP,
+	CMD_LOGOUT,
+};
+
+enum auth_mech {
+	MECH_NONE,
+	MECH_PLAIN,
+	MECH_LOGIN,
+	MECH_XOAUTH2,
+	MECH_OAUTHBEARER,
+};
+
+struct cmd {
+	char tag[16];
+	enum cmd_kind kind;
+	/* Literal parts still to send, each after a continuation (RFC 3501
+	 * 7.5); the parts hold secrets when kind is CMD_LOGIN. */
+	GQueue parts;
+	/* AUTHENTICATE: the initial response not yet sent (no SASL-IR). */
+	char *sasl_response;
+	bool sasl_error_answered;
+};
+
+struct mb_imap_session {
+	int refs;
+	bool destroyed;
+	char *name;
+	const struct mb_account_config *account;
+	char *mailbox;
+	char *mailbox_wire;      /* modified UTF-7, as an astring */
+	char *secret;
+	unsigned timeout, keepalive, poll_interval;
+	struct mb_imap_events ev;
+	void *data;
+
+	enum state state;
+	struct mb_net *net;
+	struct mb_imap_parser *parser;
+	unsigned next_tag;
+	GQueue cmds;             /* struct cmd *, oldest first */
+	GPtrArray *caps;         /* upper-cased capability names */
+	bool authenticated;
+	enum auth_mech mech;
+
+	/* mailbox */
+	uint32_t known_uidvalidity;
+	uint32_t last_uid;
+	uint32_t uidvalidity;    /* from EXAMINE */
+	uint32_t uidnext;        /* from EXAMINE, 0 when not sent (R13) */
+	uint32_t exists;
+	uint32_t baseline_uid;
+	bool rebaselined;
+	bool catchup_pending;    /* next fetch is the one after EXAMINE */
+	bool need_fetch;         /* EXISTS seen since the last fetch */
+	bool renew;              /* keepalive: NOOP before the next IDLE */
+	bool probing;
+	GPtrArray *fetched;      /* struct mb_message * of the running fetch */
+
+	bool idle_refused;
+	gint64 idle_retry_at;    /* monotonic microseconds */
+	bool announced;          /* "idling on" logged */
+
+	guint deadline;
+	guint timer;             /* keepalive or poll */
+};
+
+static void handle_response(struct mb_imap_session *s, struct mb_imap_response *r);
+static void go_idle(struct mb_imap_session *s);
+
+static void session_ref(struct mb_imap_session *s)
+{
+	s->refs++;
+}
+
+static void cmd_free(struct cmd *c)
+{
+	char *part;
+	while ((part = g_queue_pop_head(&c->parts))) {
+		explicit_bzero(part, strlen(part));
+		g_free(part);
+	}
+	if (c->sasl_response) {
+		explicit_bzero(c->sasl_response, strlen(c->sasl_response));
+		g_free(c->sasl_response);
+	}
+	g_free(c);
+}
+
+static void session_unref(struct mb_imap_session *s)
+{
+	if (--s->refs > 0)
+		return;
+	struct cmd *c;
+	while ((c = g_queue_pop_head(&s->cmds)))
+		cmd_free(c);
+	if (s->secret) {
+		explicit_bzero(s->secret, strlen(s->secret));
+		g_free(s->secret);
+	}
+	g_free(s->name);
+	g_free(s->mailbox);
+	g_free(s->mailbox_wire);
+	g_ptr_array_unref(s->caps);
+	g_ptr_array_unref(s->fetched);
+	g_free(s);
+}
+
+static void set_state(struct mb_imap_session *s, enum state to)
+{
+	if (s->state == to)
+		return;
+	g_debug("%s: %s -> %s", s->name, state_names[s->state], state_names[to]);
+	s->state = to;
+}
+
+static void clear_source(guint *id)
+{
+	if (*id) {
+		g_source_remove(*id);
+		*id = 0;
+	}
+}
+
+static void teardown(struct mb_imap_session *s)
+{
+	clear_source(&s->deadline);
+	clear_source(&s->timer);
+	mb_net_destroy(s->net);
+	s->net = NULL;
+	mb_imap_parser_destroy(s->parser);
+	s->parser = NULL;
+	g_ptr_array_set_size(s->fetched, 0);
+}
+
+static void close_session(struct mb_imap_session *s, enum mb_imap_close how, const char *fmt, ...)
+	G_GNUC_PRINTF(3, 4);
+
+static void close_session(struct mb_imap_session *s, enum mb_imap_close how, const char *fmt, ...)
+{
+	if (s->state == S_CLOSED || s->destroyed)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	char *reason = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	set_state(s, S_CLOSED);
+	teardown(s);
+	session_ref(s);
+	s->ev.closed(s, how, reason, s->data);
+	session_unref(s);
+	g_free(reason);
+}
+
+static gboolean on_deadline(gpointer user_data)
+{
+	struct mb_imap_session *s = user_data;
+	s->deadline = 0;
+	if (s->state == S_LOGOUT)
+		close_session(s, MB_IMAP_CLOSE_LOGOUT, "logged out (server did not answer LOGOUT)");
+	else
+		close_session(s, MB_IMAP_CLOSE_ERROR, "server did not answer within %us (%s)",
+			s->probing ? MIN(s->timeout, PROBE_TIMEOUT) : s->timeout,
+			state_names[s->state]);
+	return G_SOURCE_REMOVE;
+}
+
+static void arm_deadline(struct mb_imap_session *s, unsigned seconds)
+{
+	clear_source(&s->deadline);
+	s->deadline = g_timeout_add_seconds(seconds, on_deadline, s);
+}
+
+static void send_raw(struct mb_imap_session *s, const char *buf, size_t len, bool secret)
+{
+	if (mb_log_tracing()) {
+		if (secret)
+			mb_log_trace(s->name, "C", "***", 3);
+		else
+			mb_log_trace(s->name, "C", buf, len >= 2 ? len - 2 : len);
+	}
+	mb_net_write(s->net, buf, len);
+}
+
+/* Sends "TAG " + text + CRLF and registers the command. text must not hold
+ * CR or LF; literal continuations go in parts. */
+static struct cmd *send_command(struct mb_imap_session *s, enum cmd_kind kind, const char *text)
+{
+	struct cmd *c = g_new0(struct cmd, 1);
+	g_snprintf(c->tag, sizeof c->tag, "a%u", ++s->next_tag);
+	c->kind = kind;
+	g_queue_init(&c->parts);
+	g_queue_push_tail(&s->cmds, c);
+	char *line = g_strdup_printf("%s %s\r\n", c->tag, text);
+	send_raw(s, line, strlen(line), false);
+	g_free(line);
+	arm_deadline(s, s->state == S_LOGOUT ? LOGOUT_TIMEOUT
+		: s->probing ? MIN(s->timeout, PROBE_TIMEOUT) : s->timeout);
+	return c;
+}
+
+static bool has_cap(const struct mb_imap_session *s, const char *cap)
+{
+	for (guint i = 0; i < s->caps->len; i++)
+		if (g_ascii_strcasecmp(s->caps->pdata[i], cap) == 0)
+			return true;
+	return false;
+}
+
+static void set_caps_from_text(struct mb_imap_session *s, const char *text)
+{
+	g_ptr_array_set_size(s->caps, 0);
+	char **words = g_strsplit_set(text, " ", -1);
+	for (char **w = words; *w; w++)
+		if (**w)
+			g_ptr_array_add(s->caps, g_ascii_strup(*w, -1));
+	g_strfreev(words);
+}
+
+static void set_caps_from_list(struct mb_imap_session *s, const struct mb_imap_value *list)
+{
+	g_ptr_array_set_size(s->caps, 0);
+	for (size_t i = 0; list && i < list->n_items; i++)
+		if (list->items[i].type == MB_IMAP_ATOM)
+			g_ptr_array_add(s->caps, g_ascii_strup(list->items[i].str, -1));
+}
+
+/* Capabilities sent before TLS on a STARTTLS account are not trusted
+ * (RFC 3501 6.2.1; an attacker may have rewritten them). */
+static bool caps_trusted(const struct mb_imap_session *s)
+{
+	return mb_net_is_tls(s->net) || s->account->tls == MB_TLS_NONE;
+}
+
+static void send_capability(struct mb_imap_session *s, enum state next)
+{
+	set_state(s, next);
+	send_command(s, CMD_CAPABILITY, "CAPABILITY");
+}
+
+/* --- sign-in ------------------------------------------------------------ */
+
+static enum auth_mech choose_mech(struct mb_imap_session *s, const char **why_r)
+{
+	const struct mb_account_config *a = s->account;
+	bool oauth = a->oauth_token_cmd != NULL;
+	switch (a->auth) {
+	case MB_AUTH_PLAIN:
+		if (has_cap(s, "AUTH=PLAIN"))
+			return MECH_PLAIN;
+		*why_r = "server does not offer AUTH=PLAIN";
+		return MECH_NONE;
+	case MB_AUTH_LOGIN:
+		if (!has_cap(s, "LOGINDISABLED"))
+			return MECH_LOGIN;
+		*why_r = "server has LOGINDISABLED";
+		return MECH_NONE;
+	case MB_AUTH_XOAUTH2:
+		if (has_cap(s, "AUTH=XOAUTH2"))
+			return MECH_XOAUTH2;
+		*why_r = "server does not offer AUTH=XOAUTH2";
+		return MECH_NONE;
+	case MB_AUTH_OAUTHBEARER:
+		if (has_cap(s, "AUTH=OAUTHBEARER"))
+			return MECH_OAUTHBEARER;
+		*why_r = "server does not offer AUTH=OAUTHBEARER";
+		return MECH_NONE;
+	case MB_AUTH_AUTO:
+		break;
+	}
+	if (oauth) {
+		if (has_cap(s, "AUTH=OAUTHBEARER"))
+			return MECH_OAUTHBEARER;
+		if (has_cap(s, "AUTH=XOAUTH2"))
+			return MECH_XOAUTH2;
+		*why_r = "server offers neither AUTH=OAUTHBEARER nor AUTH=XOAUTH2";
+		return MECH_NONE;
+	}
+	if (has_cap(s, "AUTH=PLAIN"))
+		return MECH_PLAIN;
+	if (!has_cap(s, "LOGINDISABLED"))
+		return MECH_LOGIN;
+	*why_r = "server has LOGINDISABLED and offers no AUTH=PLAIN";
+	return MECH_NONE;
+}
+
+static void send_login(struct mb_imap_session *s)
+{
+	bool literal_plus = has_cap(s, "LITERAL+");
+	GString *line = g_string_new(NULL);
+	struct cmd *c = g_new0(struct cmd, 1);
+	g_queue_init(&c->parts);
+	g_snprintf(c->tag, sizeof c->tag, "a%u", ++s->next_tag);
+	c->kind = CMD_LOGIN;
+	g_string_append_printf(line, "%s LOGIN ", c->tag);
+
+	/* Each argument may need a literal; a synchronizing literal makes
+	 * the rest of the command wait for a continuation. */
+	const char *args[2] = { s->account->user, s->secret };
+	GString *segment = line;
+	for (int i = 0; i < 2; i++) {
+		enum mb_imap_astring_kind kind;
+		size_t enc_len;
+		char *enc = mb_imap_astring_encode(args[i], strlen(args[i]), literal_plus,
+			&kind, &enc_len);
+		if (i == 1)
+			g_string_append_c(segment, ' ');
+		if (kind == MB_IMAP_ASTRING_LITERAL && !literal_plus) {
+			const char *body = strstr(enc, "\r\n") + 2;
+			g_string_append_len(segment, enc, body - enc);
+			if (segment != line)
+				g_queue_push_tail(&c->parts, g_string_free(segment, FALSE));
+			segment = g_string_new(NULL);
+			g_string_append_len(segment, body, enc_len - (size_t)(body - enc));
+		} else {
+			g_string_append_len(segment, enc, enc_len);
+		}
+		explicit_bzero(enc, enc_len);
+		free(enc);
+	}
+	g_string_append(segment, "\r\n");
+	if (segment != line)
+		g_queue_push_tail(&c->parts, g_string_free(segment, FALSE));
+	g_queue_push_tail(&s->cmds, c);
+	/* The first segment holds the password unless it went in a literal;
+	 * the trace redacts LOGIN arguments either way. */
+	if (mb_log_tracing())
+		mb_log_trace(s->name, "C", line->str, line->len - 2);
+	mb_net_write(s->net, line->str, line->len);
+	explicit_bzero(line->str, line->len);
+	g_string_free(line, TRUE);
+	arm_deadline(s, s->timeout);
+}
+
+static void send_authenticate(struct mb_imap_session *s)
+{
+	const struct mb_account_config *a = s->account;
+	const char *name = NULL;
+	char *ir = NULL;
+	switch (s->mech) {
+	case MECH_PLAIN:
+		name = "PLAIN";
+		ir = mb_sasl_plain(a->user, s->secret);
+		break;
+	case MECH_XOAUTH2:
+		name = "XOAUTH2";
+		ir = mb_sasl_xoauth2(a->user, s->secret);
+		break;
+	case MECH_OAUTHBEARER:
+		name = "OAUTHBEARER";
+		ir = mb_sasl_oauthbearer(a->user, a->host, a->port, s->secret);
+		break;
+	default:
+		g_assert_not_reached();
+	}
+	struct cmd *c;
+	if (has_cap(s, "SASL-IR")) {
+		/* RFC 4959: the initial response rides on the command line. */
+		char *text = g_strdup_printf("AUTHENTICATE %s %s", name, ir);
+		c = send_command(s, CMD_AUTHENTICATE, text);
+		explicit_bzero(text, strlen(text));
+		g_free(text);
+		explicit_bzero(ir, strlen(ir));
+		g_free(ir);
+	} else {
+		char *text = g_strdup_printf("AUTHENTICATE %s", name);
+		c = send_command(s, CMD_AUTHENTICATE, text);
+		g_free(text);
+		c->sasl_response = ir;
+	}
+}
+
+static void start_auth(struct mb_imap_session *s)
+{
+	/* Never a credential over plaintext unless the user asked for it. */
+	if (!mb_net_is_tls(s->net) && s->account->tls != MB_TLS_NONE) {
+		close_session(s, MB_IMAP_CLOSE_REFUSED, "refusing to sign in without TLS");
+		return;
+	}
+	const char *why = NULL;
+	s->mech = choose_mech(s, &why);
+	if (s->mech == MECH_NONE) {
+		close_session(s, MB_IMAP_CLOSE_REFUSED, "cannot sign in: %s", why);
+		return;
+	}
+	set_state(s, S_AUTHENTICATE);
+	if (s->mech == MECH_LOGIN)
+		send_login(s);
+	else
+		send_authenticate(s);
+}
+
+static void after_greeting_ok(struct mb_imap_session *s)
+{
+	if (s->account->tls == MB_TLS_STARTTLS && !mb_net_is_tls(s->net)) {
+		/* Ask for STARTTLS whatever the (untrusted) capabilities say: a
+		 * server that refuses it is refused in turn. */
+		set_state(s, S_STARTTLS);
+		send_command(s, CMD_STARTTLS, "STARTTLS");
+		return;
+	}
+	if (s->caps->len > 0)
+		start_auth(s);
+	else
+		send_capability(s, S_CAPABILITY);
+}
+
+/* --- mailbox ------------------------------------------------------------ */
+
+static void send_examine(struct mb_imap_session *s)
+{
+	set_state(s, S_EXAMINE);
+	s->uidvalidity = 0;
+	s->uidnext = 0;
+	s->exists = 0;
+	char *text = g_strdup_printf("EXAMINE %s", s->mailbox_wire);
+	send_command(s, CMD_EXAMINE, text);
+	g_free(text);
+}
+
+static void after_auth(struct mb_imap_session *s)
+{
+	s->authenticated = true;
+	if (has_cap(s, "ID")) {
+		/* RFC 2971; some providers (NetEase) refuse clients that don't. */
+		set_state(s, S_ID);
+		send_command(s, CMD_ID, "ID (\"name\" \"mailbell\" \"version\" \"" MB_VERSION "\")");
+		return;
+	}
+	send_examine(s);
+}
+
+static void send_fetch(struct mb_imap_session *s)
+{
+	set_state(s, S_FETCH);
+	s->need_fetch = false;
+	g_ptr_array_set_size(s->fetched, 0);
+	char *text = g_strdup_printf("UID FETCH %u:* (UID FLAGS RFC822.SIZE ENVELOPE)",
+		s->last_uid + 1);
+	send_command(s, CMD_FETCH, text);
+	g_free(text);
+}
+
+static void emit_messages(struct mb_imap_session *s, GPtrArray *msgs)
+{
+	bool catchup = s->catchup_pending;
+	bool rebaselined = s->rebaselined;
+	s->catchup_pending = false;
+	s->rebaselined = false;
+	s->known_uidvalidity = s->uidvalidity;
+	s->ev.messages(s, s->uidvalidity, s->last_uid, msgs, catchup, rebaselined, s->data);
+}
+
+static void baseline_done(struct mb_imap_session *s, uint32_t last_uid)
+{
+	s->last_uid = last_uid;
+	s->rebaselined = true;
+	s->catchup_pending = false;
+	emit_messages(s, g_ptr_array_new());
+	if (s->state != S_CLOSED)
+		go_idle(s);
+}
+
+static void examine_done(struct mb_imap_session *s)
+{
+	if (s->known_uidvalidity != 0 && s->known_uidvalidity == s->uidvalidity) {
+		s->catchup_pending = true;
+		if (s->uidnext != 0 && s->uidnext - 1 <= s->last_uid && s->uidnext > s->last_uid) {
+			/* Nothing arrived since the state was written. */
+			emit_messages(s, g_ptr_array_new());
+			if (s->state != S_CLOSED)
+				go_idle(s);
+		} else {
+			send_fetch(s);
+		}
+		return;
+	}
+	if (s->known_uidvalidity != 0)
+		g_warning("%s: UIDVALIDITY changed from %u to %u: old messages are not reported",
+			s->name, s->known_uidvalidity, s->uidvalidity);
+	if (s->uidnext != 0) {
+		baseline_done(s, s->uidnext - 1);
+	} else if (s->exists == 0) {
+		baseline_done(s, 0);
+	} else {
+		/* R13: no UIDNEXT; the highest UID is that of message "*". */
+		set_state(s, S_BASELINE);
+		s->baseline_uid = 0;
+		send_command(s, CMD_BASELINE, "UID FETCH * (UID)");
+	}
+}
+
+static gboolean on_timer(gpointer user_data);
+
+static void go_idle(struct mb_imap_session *s)
+{
+	if (s->need_fetch) {
+		send_fetch(s);
+		return;
+	}
+	if (s->idle_refused && g_get_monotonic_time() >= s->idle_retry_at)
+		s->idle_refused = false;
+	if (has_cap(s, "IDLE") && !s->idle_refused) {
+		set_state(s, S_IDLE_START);
+		send_command(s, CMD_IDLE, "IDLE");
+		return;
+	}
+	set_state(s, S_POLL_WAIT);
+	clear_source(&s->deadline);
+	clear_source(&s->timer);
+	s->timer = g_timeout_add_seconds(s->poll_interval, on_timer, s);
+	if (!s->announced) {
+		s->announced = true;
+		g_message("%s: polling %s every %us (server has no usable IDLE)", s->name,
+			s->mailbox, s->poll_interval);
+		s->ev.idling(s, s->data);
+	}
+}
+
+static void send_done(struct mb_imap_session *s)
+{
+	set_state(s, S_IDLE_DONE);
+	clear_source(&s->timer);
+	send_raw(s, "DONE\r\n", 6, false);
+	arm_deadline(s, s->probing ? MIN(s->timeout, PROBE_TIMEOUT) : s->timeout);
+}
+
+static gboolean on_timer(gpointer user_data)
+{
+	struct mb_imap_session *s = user_data;
+	s->timer = 0;
+	if (s->state == S_IDLING) {
+		s->renew = true;
+		send_done(s);
+	} else if (s->state == S_POLL_WAIT) {
+		set_state(s, S_NOOP);
+		send_command(s, CMD_NOOP, "NOOP");
+	}
+	return G_SOURCE_REMOVE;
+}
+
+static void idle_started(struct mb_imap_session *s)
+{
+	set_state(s, S_IDLING);
+	clear_source(&s->deadline);
+	clear_source(&s->timer);
+	if (s->need_fetch) {
+		/* R14: EXISTS arrived before the continuation. */
+		send_done(s);
+		return;
+	}
+	s->timer = g_timeout_add_seconds(s->keepalive, on_timer, s);
+	if (!s->announced) {
+		s->announced = true;
+		g_message("%s: idling on %s", s->name, s->mailbox);
+	}
+	s->probing = false;
+	s->ev.idling(s, s->data);
+}
+
+/* --- responses ---------------------------------------------------------- */
+
+static void handle_code(struct mb_imap_session *s, const struct mb_imap_response *r)
+{
+	if (!r->code)
+		return;
+	const char *code = r->code;
+	if (strcmp(code, "CAPABILITY") == 0) {
+		if (caps_trusted(s) || s->state == S_GREETING)
+			set_caps_from_text(s, r->code_text);
+	} else if (strcmp(code, "UIDVALIDITY") == 0 && s->state == S_EXAMINE) {
+		uint32_t v;
+		if (mb_imap_parse_u32(r->code_text, false, &v))
+			s->uidvalidity = v;
+	} else if (strcmp(code, "UIDNEXT") == 0 && s->state == S_EXAMINE) {
+		uint32_t v;
+		if (mb_imap_parse_u32(r->code_text, false, &v))
+			s->uidnext = v;
+	} else if (strcmp(code, "ALERT") == 0 && s->authenticated && caps_trusted(s)) {
+		char *text = mb_message_sanitize(r->text, strlen(r->text));
+		s->ev.alert(s, text, s->data);
+		g_free(text);
+	}
+}
+
+static void handle_fetch(struct mb_imap_session *s, const struct mb_imap_response *r)
+{
+	/* resp->data holds what follows "FETCH": exactly one msg-att list. */
+	if (r->data->n_items != 1 || r->data->items[0].type != MB_IMAP_LIST) {
+		close_session(s, MB_IMAP_CLOSE_ERROR, "malformed FETCH response");
+		return;
+	}
+	const struct mb_imap_value *att = &r->data->items[0];
+	const struct mb_imap_value *uid_v = mb_imap_fetch_item(att, "UID");
+	uint32_t uid;
+	/* Unsolicited FETCH (flag changes) may come without UID: not ours. */
+	if (!uid_v || uid_v->type != MB_IMAP_ATOM || !mb_imap_parse_u32(uid_v->str, false, &uid))
+		return;
+	if (s->state == S_BASELINE) {
+		if (uid > s->baseline_uid)
+			s->baseline_uid = uid;
+		return;
+	}
+	if (s->state != S_FETCH || uid <= s->last_uid)
+		return; /* R11: "*" returns the last message even when old */
+	const char *err = NULL;
+	struct mb_message *m = mb_message_from_fetch(att, s->account->name, s->mailbox,
+		s->uidvalidity, &err);
+	if (!m) {
+		close_session(s, MB_IMAP_CLOSE_ERROR, "malformed FETCH response: %s", err);
+		return;
+	}
+	g_ptr_array_add(s->fetched, m);
+}
+
+static void handle_untagged(struct mb_imap_session *s, const struct mb_imap_response *r)
+{
+	if (r->status != MB_IMAP_STATUS_NONE) {
+		if (r->status == MB_IMAP_STATUS_BYE) {
+			if (s->state == S_LOGOUT)
+				return;
+			char *text = mb_message_sanitize(r->text, strlen(r->text));
+			if (s->state == S_GREETING)
+				close_session(s, MB_IMAP_CLOSE_ERROR, "server refused the connection: %s", text);
+			else
+				close_session(s, MB_IMAP_CLOSE_ERROR, "server closed the session: %s", text);
+			g_free(text);
+			return;
+		}
+		if (s->state == S_GREETING) {
+			/* Only the greeting may carry OK/PREAUTH without a tag. */
+			handle_code(s, r);
+			if (r->status == MB_IMAP_STATUS_PREAUTH) {
+				if (s->account->tls == MB_TLS_STARTTLS && !mb_net_is_tls(s->net)) {
+					close_session(s, MB_IMAP_CLOSE_REFUSED,
+						"PREAUTH greeting on a STARTTLS account: refusing the unencrypted session");
+					return;
+				}
+				s->authenticated = true;
+				if (s->caps->len > 0)
+					after_auth(s);
+				else
+					send_capability(s, S_POSTAUTH_CAPABILITY);
+			} else if (r->status == MB_IMAP_STATUS_OK) {
+				after_greeting_ok(s);
+			} else {
+				close_session(s, MB_IMAP_CLOSE_ERROR, "bad greeting");
+			}
+			return;
+		}
+		handle_code(s, r);
+		return;
+	}
+	if (s->state == S_GREETING) {
+		close_session(s, MB_IMAP_CLOSE_ERROR, "malformed greeting");
+		return;
+	}
+	const char *name = r->name;
+	if (strcmp(name, "CAPABILITY") == 0) {
+		if (caps_trusted(s))
+			set_caps_from_list(s, r->data);
+	} else if (strcmp(name, "EXISTS") == 0) {
+		s->exists = r->number;
+		if (s->state == S_EXAMINE)
+			return;
+		s->need_fetch = true;
+		if (s->state == S_IDLING)
+			send_done(s);
+	} else if (strcmp(name, "EXPUNGE") == 0) {
+		if (s->exists > 0)
+			s->exists--;
+	} else if (strcmp(name, "FETCH") == 0) {
+		handle_fetch(s, r);
+	}
+}
+
+static void handle_continuation(struct mb_imap_session *s, const struct mb_imap_response *r)
+{
+	struct cmd *c = g_queue_peek_tail(&s->cmds);
+	if (!c) {
+		close_session(s, MB_IMAP_CLOSE_ERROR, "unexpected continuation request");
+		return;
+	}
+	if (c->kind == CMD_IDLE) {
+		if (s->state == S_IDLE_START)
+			idle_started(s);
+		return;
+	}
+	if (c->kind == CMD_LOGIN && !g_queue_is_empty(&c->parts)) {
+		char *part = g_queue_pop_head(&c->parts);
+		send_raw(s, part, strlen(part), true);
+		explicit_bzero(part, strlen(part));
+		g_free(part);
+		return;
+	}
+	if (c->kind == CMD_AUTHENTICATE) {
+		if (c->sasl_response) {
+			char *line = g_strdup_printf("%s\r\n", c->sasl_response);
+			send_raw(s, line, strlen(line), true);
+			explicit_bzero(line, strlen(line));
+			g_free(line);
+			explicit_bzero(c->sasl_response, strlen(c->sasl_response));
+			g_clear_pointer(&c->sasl_response, g_free);
+			return;
+		}
+		if (!c->sasl_error_answered
+		    && (s->mech == MECH_XOAUTH2 || s->mech == MECH_OAUTHBEARER)) {
+			/* R18/R19: an error challenge; answer so the server
+			 * sends its tagged NO (RFC 7628 3.2.3). */
+			char *status = mb_sasl_oauth_error_status(r->text);
+			g_warning("%s: OAuth2 token refused by the server (status %s)", s->name,
+				status ? status : "unknown");
+			g_free(status);
+			c->sasl_error_answered = true;
+			if (s->mech == MECH_XOAUTH2)
+				send_raw(s, "\r\n", 2, false);
+			else
+				send_raw(s, "AQ==\r\n", 6, false);
+			return;
+		}
+		/* Any other challenge: cancel the exchange (RFC 3501 6.2.2). */
+		send_raw(s, "*\r\n", 3, false);
+		return;
+	}
+	close_session(s, MB_IMAP_CLOSE_ERROR, "unexpected continuation request");
+}
+
+static bool is_auth_failure(const struct mb_imap_response *r)
+{
+	if (!r->code)
+		return true;
+	/* RFC 5530: these say "try again later", not "wrong password". */
+	return strcmp(r->code, "UNAVAILABLE") != 0 && strcmp(r->code, "SERVERBUG") != 0
+		&& strcmp(r->code, "INUSE") != 0 && strcmp(r->code, "LIMIT") != 0;
+}
+
+static void handle_tagged(struct mb_imap_session *s, const struct mb_imap_response *r)
+{
+	struct cmd *c = NULL;
+	for (GList *l = s->cmds.head; l; l = l->next) {
+		struct cmd *x = l->data;
+		if (strcmp(x->tag, r->tag) == 0) {
+			c = x;
+			g_queue_delete_link(&s->cmds, l);
+			break;
+		}
+	}
+	if (!c) {
+		g_debug("%s: ignoring response with unknown tag %s", s->name, r->tag);
+		return;
+	}
+	if (g_queue_is_empty(&s->cmds))
+		clear_source(&s->deadline);
+	enum cmd_kind kind = c->kind;
+	cmd_free(c);
+	if (s->state == S_LOGOUT && kind != CMD_LOGOUT)
+		return; /* whatever was under way no longer matters */
+	handle_code(s, r);
+	bool ok = r->status == MB_IMAP_STATUS_OK;
+	char *text = mb_message_sanitize(r->text, strlen(r->text));
+
+	switch (kind) {
+	case CMD_CAPABILITY:
+		if (!ok)
+			close_session(s, MB_IMAP_CLOSE_ERROR, "CAPABILITY failed: %s", text);
+		else if (s->state == S_POSTAUTH_CAPABILITY)
+			after_auth(s);
+		else
+			start_auth(s);
+		break;
+	case CMD_STARTTLS:
+		if (!ok) {
+			close_session(s, MB_IMAP_CLOSE_REFUSED, "server refused STARTTLS: %s", text);
+		} else if (mb_imap_parser_pending(s->parser) > 0) {
+			/* Bytes after the OK were sent in plaintext and would be
+			 * read as if they came over TLS (CVE-2011-0411 class). */
+			close_session(s, MB_IMAP_CLOSE_REFUSED,
+				"server sent data after the STARTTLS response: possible injection attack");
+		} else {
+			g_ptr_array_set_size(s->caps, 0);
+			set_state(s, S_TLS_HANDSHAKE);
+			mb_net_start_tls(s->net);
+		}
+		break;
+	case CMD_AUTHENTICATE:
+	case CMD_LOGIN:
+		if (ok) {
+			if (r->code && strcmp(r->code, "CAPABILITY") == 0)
+				after_auth(s);
+			else
+				send_capability(s, S_POSTAUTH_CAPABILITY);
+		} else if (r->status == MB_IMAP_STATUS_NO && !is_auth_failure(r)) {
+			close_session(s, MB_IMAP_CLOSE_ERROR, "sign-in refused for now: %s", text);
+		} else {
+			close_session(s, MB_IMAP_CLOSE_AUTH_FAILED, "sign-in failed: %s", text);
+		}
+		break;
+	case CMD_ID:
+		send_examine(s); /* ID failing is harmless */
+		break;
+	case CMD_EXAMINE:
+		if (!ok)
+			close_session(s, MB_IMAP_CLOSE_REFUSED, "cannot open mailbox %s: %s",
+				s->mailbox, text);
+		else
+			examine_done(s);
+		break;
+	case CMD_BASELINE:
+		baseline_done(s, s->baseline_uid);
+		break;
+	case CMD_FETCH:
+		if (!ok) {
+			close_session(s, MB_IMAP_CLOSE_ERROR, "UID FETCH failed: %s", text);
+			break;
+		}
+		{
+			GPtrArray *msgs = s->fetched;
+			s->fetched = g_ptr_array_new_with_free_func((GDestroyNotify)mb_message_destroy);
+			g_ptr_array_set_free_func(msgs, NULL);
+			for (guint i = 0; i < msgs->len; i++) {
+				const struct mb_message *m = msgs->pdata[i];
+				if (m->uid > s->last_uid)
+					s->last_uid = m->uid;
+			}
+			emit_messages(s, msgs);
+		}
+		if (s->state != S_CLOSED)
+			go_idle(s);
+		break;
+	case CMD_IDLE:
+		if (s->state == S_IDLE_START && !ok) {
+			/* R7: IDLE refused; poll for a while, then try again. */
+			s->idle_refused = true;
+			s->idle_retry_at = g_get_monotonic_time() + (gint64)s->keepalive * G_USEC_PER_SEC;
+			g_message("%s: server refused IDLE (%s): polling every %us", s->name, text,
+				s->poll_interval);
+			go_idle(s);
+		} else if (s->renew || s->probing) {
+			s->renew = false;
+			set_state(s, S_NOOP);
+			send_command(s, CMD_NOOP, "NOOP");
+		} else {
+			go_idle(s);
+		}
+		break;
+	case CMD_NOOP:
+		if (!ok) {
+			close_session(s, MB_IMAP_CLOSE_ERROR, "NOOP failed: %s", text);
+			break;
+		}
+		s->probing = false;
+		go_idle(s);
+		break;
+	case CMD_LOGOUT:
+		close_session(s, MB_IMAP_CLOSE_LOGOUT, "logged out");
+		break;
+	}
+	g_free(text);
+}
+
+static void handle_response(struct mb_imap_session *s, struct mb_imap_response *r)
+{
+	switch (r->kind) {
+	case MB_IMAP_CONTINUATION:
+		handle_continuation(s, r);
+		break;
+	case MB_IMAP_UNTAGGED:
+		handle_untagged(s, r);
+		break;
+	case MB_IMAP_TAGGED:
+		if (s->state == S_GREETING)
+			close_session(s, MB_IMAP_CLOSE_ERROR, "tagged response before the greeting");
+		else
+			handle_tagged(s, r);
+		break;
+	}
+}
+
+/* --- network callbacks -------------------------------------------------- */
+
+static void trace_input(struct mb_imap_session *s, const char *buf, size_t len)
+{
+	size_t start = 0;
+	for (size_t i = 0; i < len; i++) {
+		if (buf[i] == '\n') {
+			size_t end = i;
+			if (end > start && buf[end - 1] == '\r')
+				end--;
+			mb_log_trace(s->name, "S", buf + start, end - start);
+			start = i + 1;
+		}
+	}
+	if (start < len)
+		mb_log_trace(s->name, "S", buf + start, len - start);
+}
+
+static void on_input(struct mb_net *net, const char *buf, size_t len, void *data)
+{
+	struct mb_imap_session *s = data;
+	if (s->state == S_CLOSED || s->state == S_TLS_HANDSHAKE)
+		return;
+	if (mb_log_tracing())
+		trace_input(s, buf, len);
+	session_ref(s);
+	if (!mb_imap_parser_feed(s->parser, buf, len)) {
+		close_session(s, MB_IMAP_CLOSE_ERROR, "malformed response: over the size limits");
+		goto out;
+	}
+	while (s->state != S_CLOSED && s->state != S_TLS_HANDSHAKE && !s->destroyed) {
+		struct mb_imap_response *r = NULL;
+		const char *err = NULL;
+		enum mb_imap_parse_result res = mb_imap_parser_next(s->parser, &r, &err);
+		if (res == MB_IMAP_PARSE_NEED_MORE)
+			break;
+		if (res == MB_IMAP_PARSE_ERROR) {
+			close_session(s, MB_IMAP_CLOSE_ERROR, "malformed response: %s",
+				err ? err : "parse error");
+			break;
+		}
+		handle_response(s, r);
+		mb_imap_response_free(r);
+	}
+out:
+	session_unref(s);
+}
+
+static void on_ready(struct mb_net *net, void *data)
+{
+	struct mb_imap_session *s = data;
+	if (s->state == S_CONNECTING) {
+		set_state(s, S_GREETING);
+		arm_deadline(s, s->timeout);
+	} else if (s->state == S_TLS_HANDSHAKE) {
+		/* Fresh capabilities over TLS (RFC 3501 6.2.1). */
+		send_capability(s, S_CAPABILITY);
+	}
+}
+
+static void on_failed(struct mb_net *net, const GError *error, void *data)
+{
+	struct mb_imap_session *s = data;
+	if (s->state == S_LOGOUT) {
+		close_session(s, MB_IMAP_CLOSE_LOGOUT, "logged out");
+		return;
+	}
+	bool cert = strstr(error->message, "certificate") != NULL;
+	close_session(s, cert ? MB_IMAP_CLOSE_REFUSED : MB_IMAP_CLOSE_ERROR, "%s", error->message);
+}
+
+/* --- public ------------------------------------------------------------- */
+
+struct mb_imap_session *mb_imap_session_create(const struct mb_imap_session_params *p,
+	const struct mb_imap_events *events, void *data)
+{
+	struct mb_imap_session *s = g_new0(struct mb_imap_session, 1);
+	s->refs = 1;
+	s->name = g_strdup(p->name);
+	s->account = p->account;
+	s->mailbox = g_strdup(p->mailbox);
+	char *mutf7 = mb_imap_utf7_encode(p->mailbox);
+	enum mb_imap_astring_kind kind;
+	size_t len;
+	char *wire = mb_imap_astring_encode(mutf7, strlen(mutf7), false, &kind, &len);
+	s->mailbox_wire = g_strndup(wire, len);
+	free(wire);
+	g_free(mutf7);
+	s->secret = g_strdup(p->secret ? p->secret : "");
+	s->timeout = p->timeout ? p->timeout : 30;
+	s->keepalive = p->keepalive ? p->keepalive : 600;
+	s->poll_interval = p->poll_interval ? p->poll_interval : 120;
+	s->known_uidvalidity = p->uidvalidity;
+	s->last_uid = p->uidvalidity ? p->last_uid : 0;
+	s->ev = *events;
+	s->data = data;
+	s->caps = g_ptr_array_new_with_free_func(g_free);
+	s->fetched = g_ptr_array_new_with_free_func((GDestroyNotify)mb_message_destroy);
+	g_queue_init(&s->cmds);
+	s->parser = mb_imap_parser_create(0);
+	s->state = S_CONNECTING;
+
+	struct mb_net_params np = {
+		.host = p->account->host,
+		.port = p->account->port,
+		.implicit_tls = p->account->tls == MB_TLS_IMPLICIT,
+		.ca_file = p->account->ca_file,
+		.fingerprint = p->account->tls_fingerprint,
+		.timeout = s->timeout,
+	};
+	static const struct mb_net_callbacks cb = {
+		.ready = on_ready,
+		.input = on_input,
+		.failed = on_failed,
+	};
+	s->net = mb_net_connect(&np, &cb, s);
+	return s;
+}
+
+void mb_imap_session_logout(struct mb_imap_session *s)
+{
+	if (s->state == S_CLOSED || s->state == S_LOGOUT)
+		return;
+	if (!s->authenticated || s->state == S_CONNECTING) {
+		close_session(s, MB_IMAP_CLOSE_LOGOUT, "closed before sign-in");
+		return;
+	}
+	clear_source(&s->timer);
+	if (s->state == S_IDLING || s->state == S_IDLE_START)
+		send_raw(s, "DONE\r\n", 6, false);
+	set_state(s, S_LOGOUT);
+	send_command(s, CMD_LOGOUT, "LOGOUT");
+}
+
+void mb_imap_session_probe(struct mb_imap_session *s)
+{
+	if (s->state == S_IDLING) {
+		s->probing = true;
+		send_done(s);
+	} else if (s->state == S_POLL_WAIT) {
+		s->probing = true;
+		clear_source(&s->timer);
+		set_state(s, S_NOOP);
+		send_command(s, CMD_NOOP, "NOOP");
+	}
+}
+
+void mb_imap_session_destroy(struct mb_imap_session *s)
+{
+	if (!s)
+		return;
+	s->destroyed = true;
+	teardown(s);
+	session_unref(s);
+}

@@ -1,1 +1,222 @@
-int main(void) { return 0; }
+#define G_LOG_DOMAIN "mailbell"
+
+#include <locale.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include <gio/gio.h>
+#include <glib-unix.h>
+
+#include "account.h"
+#include "config.h"
+#include "hook.h"
+#include "log.h"
+#include "message.h"
+#include "notify.h"
+#include "state.h"
+
+/* Hooks allowed to run at once; more wait in order. */
+#define HOOK_MAX_RUNNING 4
+/* Seconds SIGTERM waits for LOGOUTs before exiting anyway. */
+#define SHUTDOWN_GRACE 5
+/* Seconds between checks of CLOCK_BOOTTIME against CLOCK_MONOTONIC, and the
+ * gap between them that means the machine was suspended. */
+#define SUSPEND_CHECK 10
+#define SUSPEND_GAP 5
+
+static GMainLoop *loop;
+static GPtrArray *accounts;
+static unsigned stopping_accounts;
+static bool shutting_down;
+static gint64 sleep_offset; /* CLOCK_BOOTTIME - CLOCK_MONOTONIC, µs */
+
+static void quit(void)
+{
+	g_main_loop_quit(loop);
+}
+
+static void account_stopped(void *data)
+{
+	if (stopping_accounts > 0 && --stopping_accounts == 0)
+		quit();
+}
+
+static gboolean on_grace_over(gpointer data)
+{
+	g_message("not every server answered LOGOUT in time; exiting");
+	quit();
+	return G_SOURCE_REMOVE;
+}
+
+static gboolean on_signal(gpointer data)
+{
+	if (shutting_down) {
+		quit();
+		return G_SOURCE_CONTINUE;
+	}
+	shutting_down = true;
+	g_message("signal %d: logging out", GPOINTER_TO_INT(data));
+	stopping_accounts = accounts->len + 1;
+	for (guint i = 0; i < accounts->len; i++)
+		mb_account_stop(accounts->pdata[i], account_stopped, NULL);
+	account_stopped(NULL); /* drop the +1 that kept it from quitting early */
+	g_timeout_add_seconds(SHUTDOWN_GRACE, on_grace_over, NULL);
+	return G_SOURCE_CONTINUE;
+}
+
+static void on_network_changed(GNetworkMonitor *monitor, gboolean available, gpointer data)
+{
+	if (shutting_down)
+		return;
+	g_info("network %s", available ? "changed" : "is down");
+	for (guint i = 0; i < accounts->len; i++)
+		mb_account_network_changed(accounts->pdata[i], available);
+}
+
+static void resumed(const char *how)
+{
+	if (shutting_down)
+		return;
+	g_message("resumed from suspend (%s): reconnecting", how);
+	for (guint i = 0; i < accounts->len; i++)
+		mb_account_resumed(accounts->pdata[i]);
+}
+
+static gint64 boot_minus_monotonic(void)
+{
+	struct timespec b, m;
+	clock_gettime(CLOCK_BOOTTIME, &b);
+	clock_gettime(CLOCK_MONOTONIC, &m);
+	return ((gint64)b.tv_sec - m.tv_sec) * G_USEC_PER_SEC + (b.tv_nsec - m.tv_nsec) / 1000;
+}
+
+/* CLOCK_MONOTONIC stops during suspend, CLOCK_BOOTTIME does not: the gap
+ * between them grows by the time spent asleep. Works without logind. */
+static gboolean on_suspend_check(gpointer data)
+{
+	gint64 now = boot_minus_monotonic();
+	if (now - sleep_offset > (gint64)SUSPEND_GAP * G_USEC_PER_SEC) {
+		sleep_offset = now;
+		resumed("clock gap");
+	}
+	sleep_offset = now;
+	return G_SOURCE_CONTINUE;
+}
+
+static void on_prepare_for_sleep(GDBusConnection *bus, const char *sender, const char *path,
+	const char *iface, const char *signal, GVariant *params, gpointer data)
+{
+	gboolean going_down = FALSE;
+	if (g_variant_is_of_type(params, G_VARIANT_TYPE("(b)")))
+		g_variant_get(params, "(b)", &going_down);
+	if (!going_down) {
+		sleep_offset = boot_minus_monotonic();
+		resumed("logind");
+	}
+}
+
+static void on_system_bus(GObject *source, GAsyncResult *res, gpointer data)
+{
+	GDBusConnection *bus = g_bus_get_finish(res, NULL);
+	if (!bus)
+		return; /* no system bus: the clock check still works */
+	g_dbus_connection_signal_subscribe(bus, "org.freedesktop.login1",
+		"org.freedesktop.login1.Manager", "PrepareForSleep", "/org/freedesktop/login1",
+		NULL, G_DBUS_SIGNAL_FLAGS_NONE, on_prepare_for_sleep, NULL, NULL);
+	/* keep the connection for the life of the process */
+}
+
+int main(int argc, char **argv)
+{
+	char *config_path = NULL;
+	gboolean verbose = FALSE, trace = FALSE, version = FALSE;
+	GOptionEntry entries[] = {
+		{ "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path,
+		  "Read FILE instead of $XDG_CONFIG_HOME/mailbell/config.ini", "FILE" },
+		{ "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Log more (each message, each hook)", NULL },
+		{ "trace", 0, 0, G_OPTION_ARG_NONE, &trace,
+		  "Log the IMAP conversation (sign-in arguments redacted)", NULL },
+		{ "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
+		{ NULL, 0, 0, 0, NULL, NULL, NULL },
+	};
+
+	setlocale(LC_ALL, "");
+	GOptionContext *ctx = g_option_context_new("- desktop notifications for new mail over IMAP IDLE");
+	g_option_context_add_main_entries(ctx, entries, NULL);
+	g_option_context_set_description(ctx,
+		"mailbell keeps an IMAP IDLE connection to each account in its config and\n"
+		"announces new mail by desktop notification and/or a hook command.\n"
+		"See mailbell(1) and mailbell.ini(5).");
+	GError *error = NULL;
+	if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
+		fprintf(stderr, "mailbell: %s\nTry 'mailbell --help'.\n", error->message);
+		return 64; /* EX_USAGE */
+	}
+	g_option_context_free(ctx);
+	if (version) {
+		printf("mailbell %s\n", MB_VERSION);
+		return 0;
+	}
+	if (argc > 1) {
+		fprintf(stderr, "mailbell: unexpected argument '%s'\nTry 'mailbell --help'.\n", argv[1]);
+		return 64;
+	}
+
+	mb_log_init(verbose, trace);
+	if (!config_path)
+		config_path = mb_config_default_path();
+	struct mb_config *config = mb_config_load(config_path, &error);
+	if (!config) {
+		fprintf(stderr, "mailbell: %s\n", error->message);
+		return MB_EXIT_CONFIG;
+	}
+
+	mb_message_library_init();
+	struct mb_state *state = mb_state_open(config->state_dir, &error);
+	if (!state) {
+		fprintf(stderr, "mailbell: %s\n", error->message);
+		return 73; /* EX_CANTCREAT */
+	}
+
+	bool want_notify = false;
+	for (guint i = 0; i < config->accounts->len; i++)
+		want_notify |= mb_account_config_notify(config, config->accounts->pdata[i]);
+	if (want_notify && !mb_notify_init())
+		g_warning("built without libnotify: desktop notifications are off; hooks still run");
+	mb_hook_init(config->hook_timeout, HOOK_MAX_RUNNING);
+
+	loop = g_main_loop_new(NULL, FALSE);
+	accounts = g_ptr_array_new();
+	for (guint i = 0; i < config->accounts->len; i++) {
+		struct mb_account *a = mb_account_create(config, config->accounts->pdata[i], state);
+		g_ptr_array_add(accounts, a);
+	}
+	g_unix_signal_add(SIGINT, on_signal, GINT_TO_POINTER(SIGINT));
+	g_unix_signal_add(SIGTERM, on_signal, GINT_TO_POINTER(SIGTERM));
+	signal(SIGPIPE, SIG_IGN);
+
+	GNetworkMonitor *monitor = g_network_monitor_get_default();
+	g_signal_connect(monitor, "network-changed", G_CALLBACK(on_network_changed), NULL);
+	sleep_offset = boot_minus_monotonic();
+	g_timeout_add_seconds(SUSPEND_CHECK, on_suspend_check, NULL);
+	g_bus_get(G_BUS_TYPE_SYSTEM, NULL, on_system_bus, NULL);
+
+	g_message("mailbell %s: watching %u account%s", MB_VERSION, accounts->len,
+		accounts->len == 1 ? "" : "s");
+	for (guint i = 0; i < accounts->len; i++)
+		mb_account_start(accounts->pdata[i]);
+
+	g_main_loop_run(loop);
+
+	for (guint i = 0; i < accounts->len; i++)
+		mb_account_destroy(accounts->pdata[i]);
+	g_ptr_array_unref(accounts);
+	mb_notify_shutdown();
+	mb_state_destroy(state);
+	mb_config_destroy(config);
+	g_main_loop_unref(loop);
+	g_free(config_path);
+	return 0;
+}

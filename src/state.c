@@ -1,2 +1,139 @@
-/* placeholder: being written */
-typedef int mb_placeholder_state;
+#define G_LOG_DOMAIN "mailbell"
+
+#include "state.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "imap-parser.h"
+
+struct mb_state {
+	char *dir;
+	GHashTable *files; /* account name -> GKeyFile */
+};
+
+struct mb_state *mb_state_open(const char *dir, GError **error)
+{
+	char *path = dir ? g_strdup(dir) : g_build_filename(g_get_user_state_dir(), "mailbell", NULL);
+	if (g_mkdir_with_parents(path, 0700) != 0) {
+		int e = errno;
+		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(e),
+			"cannot create state directory %s: %s", path, g_strerror(e));
+		g_free(path);
+		return NULL;
+	}
+	struct mb_state *state = g_new0(struct mb_state, 1);
+	state->dir = path;
+	state->files = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+		(GDestroyNotify)g_key_file_unref);
+	return state;
+}
+
+void mb_state_destroy(struct mb_state *state)
+{
+	if (!state)
+		return;
+	g_hash_table_unref(state->files);
+	g_free(state->dir);
+	g_free(state);
+}
+
+const char *mb_state_dir(const struct mb_state *state)
+{
+	return state->dir;
+}
+
+static char *file_path(const struct mb_state *state, const char *account)
+{
+	char *esc = g_uri_escape_string(account, NULL, FALSE);
+	char *name = g_strconcat(esc, ".state", NULL);
+	char *path = g_build_filename(state->dir, name, NULL);
+	g_free(name);
+	g_free(esc);
+	return path;
+}
+
+static GKeyFile *load(struct mb_state *state, const char *account)
+{
+	GKeyFile *kf = g_hash_table_lookup(state->files, account);
+	if (kf)
+		return kf;
+	kf = g_key_file_new();
+	char *path = file_path(state, account);
+	GError *error = NULL;
+	if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &error)) {
+		if (!g_error_matches(error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+			g_warning("%s: cannot read state file %s: %s; starting afresh (old mail is not reported)",
+				account, path, error->message);
+		g_error_free(error);
+		g_key_file_free(kf);
+		kf = g_key_file_new();
+	}
+	g_free(path);
+	g_hash_table_insert(state->files, g_strdup(account), kf);
+	return kf;
+}
+
+/* Mailbox names may hold '[', ']' and '=' which key files cannot: escape. */
+static char *group_name(const char *mailbox)
+{
+	return g_uri_escape_string(mailbox, NULL, FALSE);
+}
+
+static bool read_u64(GKeyFile *kf, const char *group, const char *key, uint64_t *out)
+{
+	char *v = g_key_file_get_value(kf, group, key, NULL);
+	if (!v)
+		return false;
+	bool ok = mb_imap_parse_u64(v, out);
+	g_free(v);
+	return ok;
+}
+
+bool mb_state_get(struct mb_state *state, const char *account, const char *mailbox,
+	struct mb_mailbox_state *out)
+{
+	memset(out, 0, sizeof *out);
+	GKeyFile *kf = load(state, account);
+	char *group = group_name(mailbox);
+	uint64_t uv = 0, last = 0, modseq = 0;
+	bool ok = read_u64(kf, group, "uidvalidity", &uv) && read_u64(kf, group, "last_uid", &last);
+	if (ok && (uv == 0 || uv > UINT32_MAX || last > UINT32_MAX)) {
+		g_warning("%s: state for %s is corrupt; starting afresh (old mail is not reported)",
+			account, mailbox);
+		ok = false;
+	}
+	if (ok) {
+		read_u64(kf, group, "highestmodseq", &modseq);
+		out->uidvalidity = (uint32_t)uv;
+		out->last_uid = (uint32_t)last;
+		out->highestmodseq = modseq;
+	}
+	g_free(group);
+	return ok;
+}
+
+bool mb_state_set(struct mb_state *state, const char *account, const char *mailbox,
+	const struct mb_mailbox_state *value, GError **error)
+{
+	GKeyFile *kf = load(state, account);
+	char *group = group_name(mailbox);
+	char buf[32];
+	g_key_file_set_string(kf, group, "mailbox", mailbox);
+	g_snprintf(buf, sizeof buf, "%u", value->uidvalidity);
+	g_key_file_set_value(kf, group, "uidvalidity", buf);
+	g_snprintf(buf, sizeof buf, "%u", value->last_uid);
+	g_key_file_set_value(kf, group, "last_uid", buf);
+	g_snprintf(buf, sizeof buf, "%" G_GUINT64_FORMAT, (guint64)value->highestmodseq);
+	g_key_file_set_value(kf, group, "highestmodseq", buf);
+	g_free(group);
+
+	gsize len;
+	char *data = g_key_file_to_data(kf, &len, NULL);
+	char *path = file_path(state, account);
+	bool ok = g_file_set_contents_full(path, data, (gssize)len,
+		G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE, 0600, error);
+	g_free(path);
+	g_free(data);
+	return ok;
+}

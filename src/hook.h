@@ -1,0 +1,27 @@
+/* Hook commands: "/bin/sh -c COMMAND" where COMMAND comes only from the
+ * user's config; the message reaches the hook only through MAILBELL_*
+ * environment variables (never through the command line). Hooks run
+ * asynchronously, a few at a time, in the order queued; one that outlives the
+ * timeout gets SIGTERM, then SIGKILL five seconds later. */
+#ifndef MB_HOOK_H
+#define MB_HOOK_H
+
+#include "message.h"
+
+/* Sets the limits: timeout in seconds (0: none), max_running hooks at once. */
+void mb_hook_init(unsigned timeout, unsigned max_running);
+
+/* Queues command for msg. rule is the matching rule's name or NULL. Both
+ * strings and msg are copied as needed; nothing is kept borrowed. A hook that
+ * cannot start or fails is logged; it never stops the daemon. */
+void mb_hook_run(const char *command, const struct mb_message *msg, const char *rule);
+
+/* Number of hooks running or queued. */
+unsigned mb_hook_pending(void);
+
+/* Builds the environment for msg on top of base (NULL: the process
+ * environment). Returns a NULL-terminated array (g_strfreev). Exposed for
+ * tests. */
+char **mb_hook_environ(char **base, const struct mb_message *msg, const char *rule);
+
+#endif

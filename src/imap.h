@@ -1,0 +1,80 @@
+/* One IMAP session watching one mailbox (RFC 3501, RFC 9051, IDLE RFC 2177):
+ * greeting, STARTTLS, CAPABILITY, AUTHENTICATE/LOGIN, ID, EXAMINE, IDLE with
+ * keepalive, UID FETCH of new messages; NOOP polling when IDLE is missing.
+ * An explicit state machine; every transition is traced at debug level. */
+#ifndef MB_IMAP_H
+#define MB_IMAP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <glib.h>
+#include "config.h"
+
+struct mb_imap_session;
+
+enum mb_imap_close {
+	MB_IMAP_CLOSE_ERROR,       /* network, timeout, BYE, malformed response,
+	                            * transient refusal: retry with backoff */
+	MB_IMAP_CLOSE_AUTH_FAILED, /* credentials rejected (RFC 5530
+	                            * AUTHENTICATIONFAILED and the like): retrying
+	                            * fast may lock the account */
+	MB_IMAP_CLOSE_REFUSED,     /* a security or capability problem that
+	                            * retrying will not fix soon: STARTTLS
+	                            * refused, PREAUTH on a STARTTLS account, no
+	                            * usable sign-in mechanism, mailbox missing */
+	MB_IMAP_CLOSE_LOGOUT,      /* mb_imap_session_logout() finished */
+};
+
+struct mb_imap_session_params {
+	const char *name;        /* for logs, e.g. "work" or "work/Lists"; copied */
+	const struct mb_account_config *account; /* borrowed, must outlive the session */
+	const char *mailbox;     /* UTF-8 mailbox name; copied */
+	const char *secret;      /* password or OAuth2 access token; copied and
+	                          * wiped from memory on destroy */
+	unsigned timeout;        /* seconds: connect, TLS and each command */
+	unsigned keepalive;      /* seconds between IDLE renewals (DONE, NOOP, IDLE) */
+	unsigned poll_interval;  /* seconds between NOOPs when IDLE is unavailable */
+	uint32_t uidvalidity;    /* known UIDVALIDITY, 0 when none */
+	uint32_t last_uid;       /* highest UID already reported (with uidvalidity) */
+};
+
+struct mb_imap_events {
+	/* The session reached IDLE (or NOOP polling): it is healthy. */
+	void (*idling)(struct mb_imap_session *session, void *data);
+	/* New messages (struct mb_message *, ascending UIDs, ownership passes
+	 * to the callee; may be empty when only the baseline moved) and the
+	 * UIDVALIDITY/last UID to remember. catchup is true for the fetch made
+	 * right after opening the mailbox (mail that came while disconnected).
+	 * rebaselined is true when no state existed or UIDVALIDITY changed and
+	 * old messages were skipped on purpose. */
+	void (*messages)(struct mb_imap_session *session, uint32_t uidvalidity,
+		uint32_t last_uid, GPtrArray *messages, bool catchup, bool rebaselined,
+		void *data);
+	/* An [ALERT] (RFC 3501 7.1) received after authentication over a
+	 * secure (or explicitly plaintext) connection. text is sanitized. */
+	void (*alert)(struct mb_imap_session *session, const char *text, void *data);
+	/* The session ended; reason is a human-readable sentence (borrowed).
+	 * Called once. The callee may destroy the session from here. */
+	void (*closed)(struct mb_imap_session *session, enum mb_imap_close how,
+		const char *reason, void *data);
+};
+
+/* Creates a session and starts connecting. events is copied. Never NULL. */
+struct mb_imap_session *mb_imap_session_create(const struct mb_imap_session_params *params,
+	const struct mb_imap_events *events, void *data);
+
+/* Leaves IDLE if needed and sends LOGOUT; closed(MB_IMAP_CLOSE_LOGOUT) follows
+ * when the server answers or within timeout seconds. A session that is not
+ * yet authenticated is closed at once. */
+void mb_imap_session_logout(struct mb_imap_session *session);
+
+/* Probes the connection after a network change or resume: leaves IDLE and
+ * sends NOOP under a deadline of min(timeout, 10) seconds; a failure closes
+ * the session with MB_IMAP_CLOSE_ERROR. Does nothing when not idling. */
+void mb_imap_session_probe(struct mb_imap_session *session);
+
+/* Closes the connection without LOGOUT and frees the session; no event runs
+ * afterwards. Safe from inside an event callback. NULL is a no-op. */
+void mb_imap_session_destroy(struct mb_imap_session *session);
+
+#endif

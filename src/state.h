@@ -1,0 +1,44 @@
+/* Per account and mailbox: UIDVALIDITY, highest UID reported and
+ * HIGHESTMODSEQ (RFC 7162), kept on disk so a restart neither misses nor
+ * repeats a message. One key file per account under the state directory,
+ * written atomically (temporary file, fsync, rename). */
+#ifndef MB_STATE_H
+#define MB_STATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <glib.h>
+
+struct mb_state;
+
+struct mb_mailbox_state {
+	uint32_t uidvalidity;   /* 0: nothing known */
+	uint32_t last_uid;      /* highest UID handed to notify/hook */
+	uint64_t highestmodseq; /* 0: unknown or no CONDSTORE */
+};
+
+/* Opens (creating with mode 0700) the state directory dir, or the default
+ * $XDG_STATE_HOME/mailbell (~/.local/state/mailbell) when dir is NULL.
+ * Returns NULL and sets *error when the directory cannot be created. Free
+ * with mb_state_destroy(). */
+struct mb_state *mb_state_open(const char *dir, GError **error);
+
+/* Frees state. NULL is a no-op. */
+void mb_state_destroy(struct mb_state *state);
+
+/* The directory in use (borrowed). */
+const char *mb_state_dir(const struct mb_state *state);
+
+/* Looks up account/mailbox. Returns false (and zeroes *out) when nothing is
+ * stored. A corrupt or unreadable file is logged once as a warning and
+ * treated as empty. */
+bool mb_state_get(struct mb_state *state, const char *account, const char *mailbox,
+	struct mb_mailbox_state *out);
+
+/* Stores account/mailbox and rewrites the account's file atomically. Returns
+ * false and sets *error when the file cannot be written (the in-memory value
+ * is kept, so the next write may succeed). */
+bool mb_state_set(struct mb_state *state, const char *account, const char *mailbox,
+	const struct mb_mailbox_state *value, GError **error);
+
+#endif
