@@ -16,13 +16,21 @@
 #define BACKOFF_MAX 300  /* seconds */
 #define STABLE_AFTER 60  /* seconds connected before the backoff resets */
 
-struct watch {
-	struct mb_account *acct;
-	char *mailbox;
-	char *name;                 /* for logs: "work" or "work/Lists" */
-	struct mb_imap_session *session;
+/* A watched mailbox: what was reported so far. */
+struct mstate {
+	char *name;
 	struct mb_mailbox_state st;
 	bool reported_before;       /* a batch was handled since start */
+};
+
+/* A connection; the first one expands the configured mailbox names and,
+ * when the server lacks NOTIFY, the others take a share of the mailboxes. */
+struct watch {
+	struct mb_account *acct;
+	char **share;               /* mailbox names for this connection; for
+	                             * the first: the configured patterns */
+	char *name;                 /* for logs: "work" or "work/Lists" */
+	struct mb_imap_session *session;
 	unsigned backoff;           /* seconds before the next attempt */
 	guint retry_timer;
 	bool waiting_network;       /* a retry is due but the network is down */
@@ -37,7 +45,8 @@ struct mb_account {
 	const struct mb_config *config;
 	const struct mb_account_config *ac;
 	struct mb_state *state;
-	GPtrArray *watches;         /* struct watch * */
+	GPtrArray *watches;         /* struct watch *, [0] leads */
+	GHashTable *mstates;        /* mailbox name -> struct mstate * */
 	GHashTable *alerts;         /* texts already shown */
 	bool network_up;
 	bool stopping;
@@ -50,7 +59,7 @@ static void connect_watch(struct watch *w);
 
 /* --- reporting ---------------------------------------------------------- */
 
-static void report(struct watch *w, GPtrArray *msgs, bool summarize)
+static void report(struct watch *w, struct mstate *ms, GPtrArray *msgs, bool summarize)
 {
 	struct mb_account *a = w->acct;
 	bool notify = mb_account_config_notify(a->config, a->ac);
@@ -88,16 +97,16 @@ static void report(struct watch *w, GPtrArray *msgs, bool summarize)
 		mb_notify_message(last_notified);
 	} else if (summarize && n_notify > 1) {
 		char *summary = g_strdup_printf("%u new messages in %s/%s while offline", n_notify,
-			a->ac->name, w->mailbox);
+			a->ac->name, ms->name);
 		mb_notify_text(summary, "", "email.arrived", false);
 		g_free(summary);
 	}
 }
 
-static void save_state(struct watch *w)
+static void save_state(struct watch *w, struct mstate *ms)
 {
 	GError *error = NULL;
-	if (!mb_state_set(w->acct->state, w->acct->ac->name, w->mailbox, &w->st, &error)) {
+	if (!mb_state_set(w->acct->state, w->acct->ac->name, ms->name, &ms->st, &error)) {
 		g_warning("%s: cannot save state: %s", w->name, error->message);
 		g_error_free(error);
 	}
@@ -115,25 +124,110 @@ static void on_idling(struct mb_imap_session *session, void *data)
 	w->failure_told = false;
 }
 
-static void on_messages(struct mb_imap_session *session, uint32_t uidvalidity,
-	uint32_t last_uid, GPtrArray *msgs, bool catchup, bool rebaselined, void *data)
+static struct mstate *get_mstate(struct mb_account *a, const char *mailbox)
+{
+	struct mstate *ms = g_hash_table_lookup(a->mstates, mailbox);
+	if (!ms) {
+		ms = g_new0(struct mstate, 1);
+		ms->name = g_strdup(mailbox);
+		mb_state_get(a->state, a->ac->name, mailbox, &ms->st);
+		g_hash_table_insert(a->mstates, ms->name, ms);
+	}
+	return ms;
+}
+
+static void on_messages(struct mb_imap_session *session, const char *mailbox,
+	uint32_t uidvalidity, uint32_t last_uid, GPtrArray *msgs, bool catchup, bool rebaselined,
+	void *data)
 {
 	struct watch *w = data;
 	const struct mb_config *c = w->acct->config;
+	struct mstate *ms = get_mstate(w->acct, mailbox);
 	if (rebaselined)
-		g_info("%s: starting from UID %u (UIDVALIDITY %u)", w->name, last_uid + 1, uidvalidity);
-	if (catchup && !w->reported_before && !c->catchup && msgs->len > 0)
-		g_message("%s: %u messages arrived while mailbell was not running: not reported (catchup = no)",
-			w->name, msgs->len);
+		g_info("%s: %s: starting from UID %u (UIDVALIDITY %u)", w->name, mailbox,
+			last_uid + 1, uidvalidity);
+	if (catchup && !ms->reported_before && !c->catchup && msgs->len > 0)
+		g_message("%s: %s: %u messages arrived while mailbell was not running: not reported (catchup = no)",
+			w->name, mailbox, msgs->len);
 	else
-		report(w, msgs, catchup && msgs->len > c->catchup_summary);
-	w->reported_before = true;
-	bool changed = w->st.uidvalidity != uidvalidity || w->st.last_uid != last_uid;
-	w->st.uidvalidity = uidvalidity;
-	w->st.last_uid = last_uid;
+		report(w, ms, msgs, catchup && msgs->len > c->catchup_summary);
+	ms->reported_before = true;
+	bool changed = ms->st.uidvalidity != uidvalidity || ms->st.last_uid != last_uid;
+	ms->st.uidvalidity = uidvalidity;
+	ms->st.last_uid = last_uid;
 	if (changed)
-		save_state(w);
+		save_state(w, ms);
 	g_ptr_array_unref(msgs);
+}
+
+static void assign(struct watch *w, char **names)
+{
+	GArray *list = g_array_new(FALSE, TRUE, sizeof(struct mb_imap_mailbox));
+	for (char **n = names; n && *n; n++) {
+		struct mstate *ms = get_mstate(w->acct, *n);
+		struct mb_imap_mailbox m = {
+			.name = ms->name,
+			.uidvalidity = ms->st.uidvalidity,
+			.last_uid = ms->st.last_uid,
+		};
+		g_array_append_val(list, m);
+	}
+	mb_imap_session_assign(w->session, (struct mb_imap_mailbox *)(void *)list->data, list->len);
+	g_array_free(list, TRUE);
+}
+
+static struct watch *watch_new(struct mb_account *a, char **share, const char *name);
+static void watch_free(struct watch *w);
+
+static bool strv_equal(char **a, char **b)
+{
+	return a && b && g_strv_equal((const char *const *)a, (const char *const *)b);
+}
+
+/* Without NOTIFY each mailbox gets its own IDLE connection, up to
+ * max_connections; the last connection also checks the rest by STATUS. */
+static void on_mailboxes(struct mb_imap_session *session, const char *const *names,
+	bool has_notify, void *data)
+{
+	struct watch *w = data;
+	struct mb_account *a = w->acct;
+	guint n = g_strv_length((char **)names);
+	if (w != a->watches->pdata[0]) {
+		assign(w, (char **)names);
+		return;
+	}
+	if (n == 0)
+		g_warning("%s: none of the configured mailboxes exists", w->name);
+	guint k = has_notify || n <= 1 ? 1 : MIN(n, a->ac->max_connections);
+	for (guint i = 1; i < k; i++) {
+		char **share = i < k - 1 ? g_strdupv((char *[]){ (char *)names[i], NULL })
+			: g_strdupv((char **)names + i);
+		struct watch *x = i < a->watches->len ? a->watches->pdata[i] : NULL;
+		if (x && strv_equal(x->share, share)) {
+			g_strfreev(share);
+			continue;
+		}
+		char *name = g_strdup_printf("%s/%s", a->ac->name, share[0]);
+		struct watch *nw = watch_new(a, share, name);
+		g_free(name);
+		if (x) {
+			watch_free(x);
+			a->watches->pdata[i] = nw;
+		} else {
+			g_ptr_array_add(a->watches, nw);
+		}
+		connect_watch(nw);
+	}
+	while (a->watches->len > k) {
+		watch_free(a->watches->pdata[a->watches->len - 1]);
+		g_ptr_array_set_size(a->watches, a->watches->len - 1);
+	}
+	if (k == 1) {
+		assign(w, (char **)names);
+	} else {
+		char *first[] = { (char *)names[0], NULL };
+		assign(w, first);
+	}
 }
 
 static void on_alert(struct mb_imap_session *session, const char *text, void *data)
@@ -235,6 +329,7 @@ static void on_closed(struct mb_imap_session *session, enum mb_imap_close how,
 }
 
 static const struct mb_imap_events session_events = {
+	.mailboxes = on_mailboxes,
 	.idling = on_idling,
 	.messages = on_messages,
 	.alert = on_alert,
@@ -249,13 +344,11 @@ static void start_session(struct watch *w, const char *secret)
 	struct mb_imap_session_params p = {
 		.name = w->name,
 		.account = a->ac,
-		.mailbox = w->mailbox,
+		.mailboxes = (const char *const *)w->share,
 		.secret = secret,
 		.timeout = a->config->timeout,
 		.keepalive = a->config->keepalive,
 		.poll_interval = a->ac->poll_interval ? a->ac->poll_interval : a->config->poll_interval,
-		.uidvalidity = w->st.uidvalidity,
-		.last_uid = w->st.last_uid,
 	};
 	g_debug("%s: connecting to %s:%u", w->name, a->ac->host, a->ac->port);
 	w->session = mb_imap_session_create(&p, &session_events, w);
@@ -375,6 +468,33 @@ static void connect_watch(struct watch *w)
 
 /* --- public ------------------------------------------------------------- */
 
+static struct watch *watch_new(struct mb_account *a, char **share, const char *name)
+{
+	struct watch *w = g_new0(struct watch, 1);
+	w->acct = a;
+	w->share = share;
+	w->name = g_strdup(name);
+	w->backoff = BACKOFF_MIN;
+	return w;
+}
+
+static void watch_free(struct watch *w)
+{
+	if (w->retry_timer)
+		g_source_remove(w->retry_timer);
+	cred_cleanup(w);
+	mb_imap_session_destroy(w->session);
+	g_strfreev(w->share);
+	g_free(w->name);
+	g_free(w);
+}
+
+static void mstate_free(struct mstate *ms)
+{
+	g_free(ms->name);
+	g_free(ms);
+}
+
 struct mb_account *mb_account_create(const struct mb_config *config,
 	const struct mb_account_config *ac, struct mb_state *state)
 {
@@ -384,17 +504,10 @@ struct mb_account *mb_account_create(const struct mb_config *config,
 	a->state = state;
 	a->network_up = true;
 	a->alerts = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	a->mstates = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
+		(GDestroyNotify)mstate_free);
 	a->watches = g_ptr_array_new();
-	bool several = ac->mailboxes[0] && ac->mailboxes[1];
-	for (char **mb = ac->mailboxes; *mb; mb++) {
-		struct watch *w = g_new0(struct watch, 1);
-		w->acct = a;
-		w->mailbox = g_strdup(*mb);
-		w->name = several ? g_strdup_printf("%s/%s", ac->name, *mb) : g_strdup(ac->name);
-		w->backoff = BACKOFF_MIN;
-		mb_state_get(state, ac->name, *mb, &w->st);
-		g_ptr_array_add(a->watches, w);
-	}
+	g_ptr_array_add(a->watches, watch_new(a, g_strdupv(ac->mailboxes), ac->name));
 	return a;
 }
 
@@ -473,17 +586,10 @@ void mb_account_destroy(struct mb_account *a)
 {
 	if (!a)
 		return;
-	for (guint i = 0; i < a->watches->len; i++) {
-		struct watch *w = a->watches->pdata[i];
-		if (w->retry_timer)
-			g_source_remove(w->retry_timer);
-		cred_cleanup(w);
-		mb_imap_session_destroy(w->session);
-		g_free(w->mailbox);
-		g_free(w->name);
-		g_free(w);
-	}
+	for (guint i = 0; i < a->watches->len; i++)
+		watch_free(a->watches->pdata[i]);
 	g_ptr_array_unref(a->watches);
 	g_hash_table_unref(a->alerts);
+	g_hash_table_unref(a->mstates);
 	g_free(a);
 }

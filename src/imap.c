@@ -25,6 +25,7 @@
 	X(AUTHENTICATE) \
 	X(POSTAUTH_CAPABILITY) \
 	X(ID) \
+	X(LIST) \
 	X(EXAMINE) \
 	X(BASELINE) \
 	X(FETCH) \
@@ -32,6 +33,8 @@
 	X(IDLING) \
 	X(IDLE_DONE) \
 	X(NOOP) \
+	X(STATUS) \
+	X(NOTIFY) \
 	X(POLL_WAIT) \
 	X(LOGOUT) \
 	X(CLOSED)
@@ -47,11 +50,14 @@ enum cmd_kind {
 	CMD_AUTHENTICATE,
 	CMD_LOGIN,
 	CMD_ID,
+	CMD_LIST,
 	CMD_EXAMINE,
 	CMD_BASELINE,
 	CMD_FETCH,
 	CMD_IDLE,
 	CMD_NOOP,
+	CMD_STATUS,
+	CMD_NOTIFY,
 	CMD_LOGOUT,
 };
 
@@ -74,13 +80,22 @@ struct cmd {
 	bool sasl_error_answered;
 };
 
+struct mbox {
+	char *name;              /* UTF-8 */
+	char *wire;              /* modified UTF-7, encoded as an astring */
+	uint32_t known_uidvalidity;
+	uint32_t last_uid;
+	bool dirty;              /* needs EXAMINE and UID FETCH */
+	bool synced;             /* fetched once since sign-in: later fetches
+	                          * are live mail, not catch-up */
+};
+
 struct mb_imap_session {
 	int refs;
 	bool destroyed;
 	char *name;
 	const struct mb_account_config *account;
-	char *mailbox;
-	char *mailbox_wire;      /* modified UTF-7, as an astring */
+	char **patterns;         /* configured names, maybe with wildcards */
 	char *secret;
 	unsigned timeout, keepalive, poll_interval;
 	struct mb_imap_events ev;
@@ -95,16 +110,22 @@ struct mb_imap_session {
 	bool authenticated;
 	enum auth_mech mech;
 
-	/* mailbox */
-	uint32_t known_uidvalidity;
-	uint32_t last_uid;
-	uint32_t uidvalidity;    /* from EXAMINE */
-	uint32_t uidnext;        /* from EXAMINE, 0 when not sent (R13) */
+	/* mailboxes */
+	guint list_index;        /* next pattern to LIST */
+	GPtrArray *listed;       /* names LIST returned (UTF-8) */
+	GPtrArray *mboxes;       /* struct mbox *; [0] is where we IDLE */
+	struct mbox *cur;        /* the EXAMINEd mailbox, or NULL */
+	struct mbox *examining;  /* target of the EXAMINE under way */
+	guint status_index;      /* next mailbox to ask STATUS of */
+	bool use_notify;         /* NOTIFY (RFC 5465) watches mboxes[1..] */
+	bool notify_set;
+	bool status_due;         /* time to STATUS-poll mboxes[1..] */
+	uint32_t uidvalidity;    /* of cur, from EXAMINE */
+	uint32_t uidnext;        /* of cur, from EXAMINE, 0 if not sent (R13) */
 	uint32_t exists;
 	uint32_t baseline_uid;
 	bool rebaselined;
-	bool catchup_pending;    /* next fetch is the one after EXAMINE */
-	bool need_fetch;         /* EXISTS seen since the last fetch */
+	bool need_fetch;         /* EXISTS seen since the last fetch of cur */
 	bool renew;              /* keepalive: NOOP before the next IDLE */
 	bool probing;
 	GPtrArray *fetched;      /* struct mb_message * of the running fetch */
@@ -151,11 +172,32 @@ static void session_unref(struct mb_imap_session *s)
 		g_free(s->secret);
 	}
 	g_free(s->name);
-	g_free(s->mailbox);
-	g_free(s->mailbox_wire);
+	g_strfreev(s->patterns);
+	g_ptr_array_unref(s->listed);
+	g_ptr_array_unref(s->mboxes);
 	g_ptr_array_unref(s->caps);
 	g_ptr_array_unref(s->fetched);
 	g_free(s);
+}
+
+static void mbox_free(struct mbox *m)
+{
+	g_free(m->name);
+	g_free(m->wire);
+	g_free(m);
+}
+
+static char *encode_mailbox(const char *utf8)
+{
+	char *mutf7 = mb_imap_utf7_encode(utf8);
+	enum mb_imap_astring_kind kind;
+	size_t len;
+	char *enc = mb_imap_astring_encode(mutf7, strlen(mutf7), false, &kind, &len);
+	/* Modified UTF-7 is 7-bit without CR/LF: never a literal. */
+	char *wire = g_strndup(enc, len);
+	free(enc);
+	g_free(mutf7);
+	return wire;
 }
 
 static void set_state(struct mb_imap_session *s, enum state to)
@@ -459,15 +501,87 @@ static void after_greeting_ok(struct mb_imap_session *s)
 
 /* --- mailbox ------------------------------------------------------------ */
 
-static void send_examine(struct mb_imap_session *s)
+static bool is_wildcard(const char *pattern)
+{
+	return strpbrk(pattern, "*%") != NULL;
+}
+
+static bool mailbox_equal(const char *a, const char *b)
+{
+	/* INBOX is case-insensitive (RFC 3501 5.1). */
+	if (g_ascii_strcasecmp(a, "INBOX") == 0)
+		return g_ascii_strcasecmp(b, "INBOX") == 0;
+	return strcmp(a, b) == 0;
+}
+
+static struct mbox *find_mbox(struct mb_imap_session *s, const char *name)
+{
+	for (guint i = 0; i < s->mboxes->len; i++) {
+		struct mbox *m = s->mboxes->pdata[i];
+		if (mailbox_equal(m->name, name))
+			return m;
+	}
+	return NULL;
+}
+
+static void send_examine(struct mb_imap_session *s, struct mbox *m)
 {
 	set_state(s, S_EXAMINE);
+	s->cur = NULL; /* a failed EXAMINE leaves no mailbox selected */
+	s->examining = m;
 	s->uidvalidity = 0;
 	s->uidnext = 0;
 	s->exists = 0;
-	char *text = g_strdup_printf("EXAMINE %s", s->mailbox_wire);
+	s->need_fetch = false;
+	char *text = g_strdup_printf("EXAMINE %s", m->wire);
 	send_command(s, CMD_EXAMINE, text);
 	g_free(text);
+}
+
+static void add_listed(struct mb_imap_session *s, const char *name)
+{
+	for (guint i = 0; i < s->listed->len; i++)
+		if (mailbox_equal(s->listed->pdata[i], name))
+			return;
+	g_ptr_array_add(s->listed, g_strdup(name));
+}
+
+static void sync_next(struct mb_imap_session *s);
+
+/* Every pattern is expanded in order; plain names are taken as given (a
+ * missing one fails at EXAMINE, with a clear error). */
+static void list_next(struct mb_imap_session *s)
+{
+	while (s->patterns[s->list_index]) {
+		const char *pattern = s->patterns[s->list_index++];
+		if (!is_wildcard(pattern)) {
+			add_listed(s, pattern);
+			continue;
+		}
+		set_state(s, S_LIST);
+		char *wire = encode_mailbox(pattern);
+		char *text = g_strdup_printf("LIST \"\" %s", wire);
+		send_command(s, CMD_LIST, text);
+		g_free(text);
+		g_free(wire);
+		return;
+	}
+	g_ptr_array_add(s->listed, NULL);
+	bool has_notify = has_cap(s, "NOTIFY");
+	session_ref(s);
+	s->ev.mailboxes(s, (const char *const *)s->listed->pdata, has_notify, s->data);
+	g_ptr_array_set_size(s->listed, 0);
+	if (s->state == S_CLOSED || s->destroyed) {
+		session_unref(s);
+		return;
+	}
+	session_unref(s);
+	if (s->mboxes->len == 0) {
+		close_session(s, MB_IMAP_CLOSE_LOGOUT, "no mailbox to watch on this connection");
+		return;
+	}
+	s->use_notify = has_notify && s->mboxes->len > 1;
+	sync_next(s);
 }
 
 static void after_auth(struct mb_imap_session *s)
@@ -479,7 +593,7 @@ static void after_auth(struct mb_imap_session *s)
 		send_command(s, CMD_ID, "ID (\"name\" \"mailbell\" \"version\" \"" MB_VERSION "\")");
 		return;
 	}
-	send_examine(s);
+	list_next(s);
 }
 
 static void send_fetch(struct mb_imap_session *s)
@@ -488,26 +602,29 @@ static void send_fetch(struct mb_imap_session *s)
 	s->need_fetch = false;
 	g_ptr_array_set_size(s->fetched, 0);
 	char *text = g_strdup_printf("UID FETCH %u:* (UID FLAGS RFC822.SIZE ENVELOPE)",
-		s->last_uid + 1);
+		s->cur->last_uid + 1);
 	send_command(s, CMD_FETCH, text);
 	g_free(text);
 }
 
 static void emit_messages(struct mb_imap_session *s, GPtrArray *msgs)
 {
-	bool catchup = s->catchup_pending;
+	struct mbox *m = s->cur;
+	bool catchup = !m->synced;
 	bool rebaselined = s->rebaselined;
-	s->catchup_pending = false;
+	m->synced = true;
+	m->dirty = false;
 	s->rebaselined = false;
-	s->known_uidvalidity = s->uidvalidity;
-	s->ev.messages(s, s->uidvalidity, s->last_uid, msgs, catchup, rebaselined, s->data);
+	m->known_uidvalidity = s->uidvalidity;
+	s->ev.messages(s, m->name, s->uidvalidity, m->last_uid, msgs, catchup, rebaselined,
+		s->data);
 }
 
 static void baseline_done(struct mb_imap_session *s, uint32_t last_uid)
 {
-	s->last_uid = last_uid;
+	s->cur->last_uid = last_uid;
 	s->rebaselined = true;
-	s->catchup_pending = false;
+	s->cur->synced = true; /* nothing old is reported as catch-up */
 	emit_messages(s, g_ptr_array_new());
 	if (s->state != S_CLOSED)
 		go_idle(s);
@@ -515,10 +632,10 @@ static void baseline_done(struct mb_imap_session *s, uint32_t last_uid)
 
 static void examine_done(struct mb_imap_session *s)
 {
-	if (s->known_uidvalidity != 0 && s->known_uidvalidity == s->uidvalidity) {
-		s->catchup_pending = true;
-		if (s->uidnext != 0 && s->uidnext - 1 <= s->last_uid && s->uidnext > s->last_uid) {
-			/* Nothing arrived since the state was written. */
+	struct mbox *m = s->cur;
+	if (m->known_uidvalidity != 0 && m->known_uidvalidity == s->uidvalidity) {
+		if (s->uidnext != 0 && s->uidnext - 1 <= m->last_uid && s->uidnext > m->last_uid) {
+			/* Nothing arrived since we last looked. */
 			emit_messages(s, g_ptr_array_new());
 			if (s->state != S_CLOSED)
 				go_idle(s);
@@ -527,9 +644,9 @@ static void examine_done(struct mb_imap_session *s)
 		}
 		return;
 	}
-	if (s->known_uidvalidity != 0)
-		g_warning("%s: UIDVALIDITY changed from %u to %u: old messages are not reported",
-			s->name, s->known_uidvalidity, s->uidvalidity);
+	if (m->known_uidvalidity != 0)
+		g_warning("%s: %s: UIDVALIDITY changed from %u to %u: old messages are not reported",
+			s->name, m->name, m->known_uidvalidity, s->uidvalidity);
 	if (s->uidnext != 0) {
 		baseline_done(s, s->uidnext - 1);
 	} else if (s->exists == 0) {
@@ -542,12 +659,82 @@ static void examine_done(struct mb_imap_session *s)
 	}
 }
 
+/* Brings every dirty mailbox up to date, the first (IDLE) mailbox last so it
+ * stays selected; then NOTIFY SET once, then IDLE. */
+static void sync_next(struct mb_imap_session *s)
+{
+	for (guint i = 1; i <= s->mboxes->len; i++) {
+		struct mbox *m = s->mboxes->pdata[i % s->mboxes->len];
+		if (m->dirty) {
+			send_examine(s, m);
+			return;
+		}
+	}
+	struct mbox *primary = s->mboxes->pdata[0];
+	if (s->cur != primary) {
+		primary->dirty = true;
+		send_examine(s, primary);
+		return;
+	}
+	if (s->use_notify && !s->notify_set) {
+		/* RFC 5465: new mail in the selected mailbox arrives as EXISTS,
+		 * elsewhere as STATUS. MessageNew needs MessageExpunge. */
+		GString *cmd = g_string_new("NOTIFY SET (selected (MessageNew MessageExpunge)) (mailboxes (");
+		for (guint i = 0; i < s->mboxes->len; i++) {
+			struct mbox *m = s->mboxes->pdata[i];
+			g_string_append_printf(cmd, "%s%s", i ? " " : "", m->wire);
+		}
+		g_string_append(cmd, ") (MessageNew MessageExpunge))");
+		set_state(s, S_NOTIFY);
+		send_command(s, CMD_NOTIFY, cmd->str);
+		g_string_free(cmd, TRUE);
+		return;
+	}
+	go_idle(s);
+}
+
+static void send_status_next(struct mb_imap_session *s)
+{
+	while (s->status_index < s->mboxes->len) {
+		struct mbox *m = s->mboxes->pdata[s->status_index++];
+		if (m == s->cur)
+			continue;
+		set_state(s, S_STATUS);
+		char *text = g_strdup_printf("STATUS %s (UIDNEXT UIDVALIDITY)", m->wire);
+		send_command(s, CMD_STATUS, text);
+		g_free(text);
+		return;
+	}
+	s->status_due = false;
+	go_idle(s);
+}
+
 static gboolean on_timer(gpointer user_data);
+
+static bool polls_others(const struct mb_imap_session *s)
+{
+	return s->mboxes->len > 1 && !(s->use_notify && s->notify_set);
+}
 
 static void go_idle(struct mb_imap_session *s)
 {
-	if (s->need_fetch) {
+	if (s->need_fetch && s->cur) {
 		send_fetch(s);
+		return;
+	}
+	for (guint i = 0; i < s->mboxes->len; i++) {
+		if (((struct mbox *)s->mboxes->pdata[i])->dirty || !s->cur) {
+			sync_next(s);
+			return;
+		}
+	}
+	if (s->use_notify && !s->notify_set) {
+		sync_next(s);
+		return;
+	}
+	if (s->status_due) {
+		s->status_index = 0;
+		send_status_next(s);
 		return;
 	}
 	if (s->idle_refused && g_get_monotonic_time() >= s->idle_retry_at)
@@ -564,7 +751,7 @@ static void go_idle(struct mb_imap_session *s)
 	if (!s->announced) {
 		s->announced = true;
 		g_message("%s: polling %s every %us (server has no usable IDLE)", s->name,
-			s->mailbox, s->poll_interval);
+			s->cur->name, s->poll_interval);
 		s->ev.idling(s, s->data);
 	}
 }
@@ -581,12 +768,22 @@ static gboolean on_timer(gpointer user_data)
 {
 	struct mb_imap_session *s = user_data;
 	s->timer = 0;
-	if (s->state == S_IDLING) {
+	/* STATUS of the other mailboxes doubles as the keepalive. */
+	if (polls_others(s))
+		s->status_due = true;
+	else
 		s->renew = true;
+	if (s->state == S_IDLING) {
 		send_done(s);
 	} else if (s->state == S_POLL_WAIT) {
-		set_state(s, S_NOOP);
-		send_command(s, CMD_NOOP, "NOOP");
+		s->renew = false;
+		if (s->status_due) {
+			s->status_index = 0;
+			send_status_next(s);
+		} else {
+			set_state(s, S_NOOP);
+			send_command(s, CMD_NOOP, "NOOP");
+		}
 	}
 	return G_SOURCE_REMOVE;
 }
@@ -596,15 +793,26 @@ static void idle_started(struct mb_imap_session *s)
 	set_state(s, S_IDLING);
 	clear_source(&s->deadline);
 	clear_source(&s->timer);
-	if (s->need_fetch) {
-		/* R14: EXISTS arrived before the continuation. */
+	bool dirty = false;
+	for (guint i = 0; i < s->mboxes->len; i++)
+		dirty |= ((struct mbox *)s->mboxes->pdata[i])->dirty;
+	if (s->need_fetch || dirty) {
+		/* R14: EXISTS (or a NOTIFY STATUS) arrived before the
+		 * continuation. */
 		send_done(s);
 		return;
 	}
-	s->timer = g_timeout_add_seconds(s->keepalive, on_timer, s);
+	unsigned every = s->keepalive;
+	if (polls_others(s) && s->poll_interval < every)
+		every = s->poll_interval;
+	s->timer = g_timeout_add_seconds(every, on_timer, s);
 	if (!s->announced) {
 		s->announced = true;
-		g_message("%s: idling on %s", s->name, s->mailbox);
+		for (guint i = 0; i < s->mboxes->len; i++) {
+			struct mbox *m = s->mboxes->pdata[i];
+			g_message("%s: idling on %s%s", s->name, m->name, i == 0 ? ""
+				: s->use_notify ? " (NOTIFY)" : " (STATUS polling)");
+		}
 	}
 	s->probing = false;
 	s->ev.idling(s, s->data);
@@ -628,6 +836,12 @@ static void handle_code(struct mb_imap_session *s, const struct mb_imap_response
 		uint32_t v;
 		if (mb_imap_parse_u32(r->code_text, false, &v))
 			s->uidnext = v;
+	} else if (strcmp(code, "NOTIFICATIONOVERFLOW") == 0) {
+		/* RFC 5465 5.8: events were lost; look at everything again. */
+		for (guint i = 0; i < s->mboxes->len; i++)
+			((struct mbox *)s->mboxes->pdata[i])->dirty = true;
+		if (s->state == S_IDLING)
+			send_done(s);
 	} else if (strcmp(code, "ALERT") == 0 && s->authenticated && caps_trusted(s)) {
 		char *text = mb_message_sanitize(r->text, strlen(r->text));
 		s->ev.alert(s, text, s->data);
@@ -653,16 +867,74 @@ static void handle_fetch(struct mb_imap_session *s, const struct mb_imap_respons
 			s->baseline_uid = uid;
 		return;
 	}
-	if (s->state != S_FETCH || uid <= s->last_uid)
+	if (s->state != S_FETCH || uid <= s->cur->last_uid)
 		return; /* R11: "*" returns the last message even when old */
 	const char *err = NULL;
-	struct mb_message *m = mb_message_from_fetch(att, s->account->name, s->mailbox,
+	struct mb_message *m = mb_message_from_fetch(att, s->account->name, s->cur->name,
 		s->uidvalidity, &err);
 	if (!m) {
 		close_session(s, MB_IMAP_CLOSE_ERROR, "malformed FETCH response: %s", err);
 		return;
 	}
 	g_ptr_array_add(s->fetched, m);
+}
+
+/* "* LIST (\HasNoChildren) "/" "Work/a"" (RFC 3501 7.2.2) */
+static void handle_list(struct mb_imap_session *s, const struct mb_imap_response *r)
+{
+	const struct mb_imap_value *d = r->data;
+	if (d->n_items < 3 || d->items[0].type != MB_IMAP_LIST
+	    || (d->items[2].type != MB_IMAP_ATOM && d->items[2].type != MB_IMAP_STRING)) {
+		close_session(s, MB_IMAP_CLOSE_ERROR, "malformed LIST response");
+		return;
+	}
+	if (mb_imap_flags_have(&d->items[0], "\\Noselect")
+	    || mb_imap_flags_have(&d->items[0], "\\NonExistent"))
+		return;
+	char *name = mb_imap_utf7_decode(d->items[2].str);
+	if (!name || memchr(d->items[2].str, '\0', d->items[2].len)) {
+		g_warning("%s: skipping mailbox with an invalid name", s->name);
+		g_free(name);
+		return;
+	}
+	add_listed(s, name);
+	g_free(name);
+}
+
+/* "* STATUS "Lists/rust" (UIDNEXT 7 UIDVALIDITY 3)": an answer to our STATUS
+ * poll, or a NOTIFY event (RFC 5465 5.2). */
+static void handle_status(struct mb_imap_session *s, const struct mb_imap_response *r)
+{
+	const struct mb_imap_value *d = r->data;
+	if (d->n_items < 2 || d->items[d->n_items - 1].type != MB_IMAP_LIST
+	    || (d->items[0].type != MB_IMAP_ATOM && d->items[0].type != MB_IMAP_STRING)) {
+		close_session(s, MB_IMAP_CLOSE_ERROR, "malformed STATUS response");
+		return;
+	}
+	char *name = mb_imap_utf7_decode(d->items[0].str);
+	struct mbox *m = name ? find_mbox(s, name) : NULL;
+	g_free(name);
+	if (!m)
+		return;
+	const struct mb_imap_value *att = &d->items[d->n_items - 1];
+	uint32_t uidnext = 0, uidvalidity = 0;
+	for (size_t i = 0; i + 1 < att->n_items; i += 2) {
+		const struct mb_imap_value *k = &att->items[i], *v = &att->items[i + 1];
+		if (k->type != MB_IMAP_ATOM || v->type != MB_IMAP_ATOM)
+			continue;
+		if (g_ascii_strcasecmp(k->str, "UIDNEXT") == 0)
+			mb_imap_parse_u32(v->str, false, &uidnext);
+		else if (g_ascii_strcasecmp(k->str, "UIDVALIDITY") == 0)
+			mb_imap_parse_u32(v->str, false, &uidvalidity);
+	}
+	bool changed = (uidvalidity && uidvalidity != m->known_uidvalidity)
+		|| (uidnext && uidnext - 1 > m->last_uid)
+		|| (!uidnext && !uidvalidity); /* a bare event: look anyway */
+	if (!changed || m == s->cur)
+		return;
+	m->dirty = true;
+	if (s->state == S_IDLING)
+		send_done(s);
 }
 
 static void handle_untagged(struct mb_imap_session *s, const struct mb_imap_response *r)
@@ -718,6 +990,10 @@ static void handle_untagged(struct mb_imap_session *s, const struct mb_imap_resp
 		s->need_fetch = true;
 		if (s->state == S_IDLING)
 			send_done(s);
+	} else if (strcmp(name, "LIST") == 0 && s->state == S_LIST) {
+		handle_list(s, r);
+	} else if (strcmp(name, "STATUS") == 0) {
+		handle_status(s, r);
 	} else if (strcmp(name, "EXPUNGE") == 0) {
 		if (s->exists > 0)
 			s->exists--;
@@ -848,14 +1124,37 @@ static void handle_tagged(struct mb_imap_session *s, const struct mb_imap_respon
 		}
 		break;
 	case CMD_ID:
-		send_examine(s); /* ID failing is harmless */
+		list_next(s); /* ID failing is harmless */
+		break;
+	case CMD_LIST:
+		if (!ok)
+			close_session(s, MB_IMAP_CLOSE_ERROR, "LIST failed: %s", text);
+		else
+			list_next(s);
 		break;
 	case CMD_EXAMINE:
-		if (!ok)
+		if (!ok) {
 			close_session(s, MB_IMAP_CLOSE_REFUSED, "cannot open mailbox %s: %s",
-				s->mailbox, text);
-		else
+				s->examining->name, text);
+		} else {
+			s->cur = s->examining;
 			examine_done(s);
+		}
+		break;
+	case CMD_STATUS:
+		if (!ok)
+			g_warning("%s: STATUS failed: %s", s->name, text);
+		send_status_next(s);
+		break;
+	case CMD_NOTIFY:
+		if (ok) {
+			s->notify_set = true;
+		} else {
+			s->use_notify = false;
+			g_message("%s: NOTIFY refused (%s): checking other mailboxes every %us",
+				s->name, text, s->poll_interval);
+		}
+		go_idle(s);
 		break;
 	case CMD_BASELINE:
 		baseline_done(s, s->baseline_uid);
@@ -871,8 +1170,8 @@ static void handle_tagged(struct mb_imap_session *s, const struct mb_imap_respon
 			g_ptr_array_set_free_func(msgs, NULL);
 			for (guint i = 0; i < msgs->len; i++) {
 				const struct mb_message *m = msgs->pdata[i];
-				if (m->uid > s->last_uid)
-					s->last_uid = m->uid;
+				if (m->uid > s->cur->last_uid)
+					s->cur->last_uid = m->uid;
 			}
 			emit_messages(s, msgs);
 		}
@@ -1008,20 +1307,13 @@ struct mb_imap_session *mb_imap_session_create(const struct mb_imap_session_para
 	s->refs = 1;
 	s->name = g_strdup(p->name);
 	s->account = p->account;
-	s->mailbox = g_strdup(p->mailbox);
-	char *mutf7 = mb_imap_utf7_encode(p->mailbox);
-	enum mb_imap_astring_kind kind;
-	size_t len;
-	char *wire = mb_imap_astring_encode(mutf7, strlen(mutf7), false, &kind, &len);
-	s->mailbox_wire = g_strndup(wire, len);
-	free(wire);
-	g_free(mutf7);
+	s->patterns = g_strdupv((char **)p->mailboxes);
+	s->listed = g_ptr_array_new_with_free_func(g_free);
+	s->mboxes = g_ptr_array_new_with_free_func((GDestroyNotify)mbox_free);
 	s->secret = g_strdup(p->secret ? p->secret : "");
 	s->timeout = p->timeout ? p->timeout : 30;
 	s->keepalive = p->keepalive ? p->keepalive : 600;
 	s->poll_interval = p->poll_interval ? p->poll_interval : 120;
-	s->known_uidvalidity = p->uidvalidity;
-	s->last_uid = p->uidvalidity ? p->last_uid : 0;
 	s->ev = *events;
 	s->data = data;
 	s->caps = g_ptr_array_new_with_free_func(g_free);
@@ -1045,6 +1337,20 @@ struct mb_imap_session *mb_imap_session_create(const struct mb_imap_session_para
 	};
 	s->net = mb_net_connect(&np, &cb, s);
 	return s;
+}
+
+void mb_imap_session_assign(struct mb_imap_session *s, const struct mb_imap_mailbox *list, size_t n)
+{
+	g_ptr_array_set_size(s->mboxes, 0);
+	for (size_t i = 0; i < n; i++) {
+		struct mbox *m = g_new0(struct mbox, 1);
+		m->name = g_strdup(list[i].name);
+		m->wire = encode_mailbox(list[i].name);
+		m->known_uidvalidity = list[i].uidvalidity;
+		m->last_uid = list[i].uidvalidity ? list[i].last_uid : 0;
+		m->dirty = true;
+		g_ptr_array_add(s->mboxes, m);
+	}
 }
 
 void mb_imap_session_logout(struct mb_imap_session *s)

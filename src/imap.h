@@ -1,5 +1,6 @@
-/* One IMAP session watching one mailbox (RFC 3501, RFC 9051, IDLE RFC 2177):
- * greeting, STARTTLS, CAPABILITY, AUTHENTICATE/LOGIN, ID, EXAMINE, IDLE with
+/* One IMAP session watching one or more mailboxes (RFC 3501, RFC 9051, IDLE RFC 2177):
+ * greeting, STARTTLS, CAPABILITY, AUTHENTICATE/LOGIN, ID, LIST, EXAMINE,
+ * NOTIFY (RFC 5465), IDLE with
  * keepalive, UID FETCH of new messages; NOOP polling when IDLE is missing.
  * An explicit state machine; every transition is traced at debug level. */
 #ifndef MB_IMAP_H
@@ -25,31 +26,47 @@ enum mb_imap_close {
 	MB_IMAP_CLOSE_LOGOUT,      /* mb_imap_session_logout() finished */
 };
 
+/* One mailbox as the account knows it. */
+struct mb_imap_mailbox {
+	const char *name;        /* UTF-8, exact (no wildcards) */
+	uint32_t uidvalidity;    /* known UIDVALIDITY, 0 when none */
+	uint32_t last_uid;       /* highest UID already reported */
+};
+
 struct mb_imap_session_params {
-	const char *name;        /* for logs, e.g. "work" or "work/Lists"; copied */
+	const char *name;        /* for logs, e.g. "work"; copied */
 	const struct mb_account_config *account; /* borrowed, must outlive the session */
-	const char *mailbox;     /* UTF-8 mailbox name; copied */
+	/* NULL-terminated UTF-8 mailbox names; "*" and "%" are LIST wildcards
+	 * (RFC 3501 6.3.8) expanded after sign-in; copied. */
+	const char *const *mailboxes;
 	const char *secret;      /* password or OAuth2 access token; copied and
 	                          * wiped from memory on destroy */
 	unsigned timeout;        /* seconds: connect, TLS and each command */
 	unsigned keepalive;      /* seconds between IDLE renewals (DONE, NOOP, IDLE) */
-	unsigned poll_interval;  /* seconds between NOOPs when IDLE is unavailable */
-	uint32_t uidvalidity;    /* known UIDVALIDITY, 0 when none */
-	uint32_t last_uid;       /* highest UID already reported (with uidvalidity) */
+	unsigned poll_interval;  /* seconds between NOOPs when IDLE is unavailable,
+	                          * and between STATUS checks of mailboxes other
+	                          * than the first when the server lacks NOTIFY */
 };
 
 struct mb_imap_events {
+	/* Signed in and mailbox names expanded: names (NULL-terminated, UTF-8,
+	 * borrowed) are the watched mailboxes that exist, in configuration
+	 * order; has_notify tells whether the server has NOTIFY (RFC 5465). The
+	 * callee must call mb_imap_session_assign() from here to say which of
+	 * them this session watches; assigning none closes the session. */
+	void (*mailboxes)(struct mb_imap_session *session, const char *const *names,
+		bool has_notify, void *data);
 	/* The session reached IDLE (or NOOP polling): it is healthy. */
 	void (*idling)(struct mb_imap_session *session, void *data);
-	/* New messages (struct mb_message *, ascending UIDs, ownership passes
-	 * to the callee; may be empty when only the baseline moved) and the
-	 * UIDVALIDITY/last UID to remember. catchup is true for the fetch made
-	 * right after opening the mailbox (mail that came while disconnected).
-	 * rebaselined is true when no state existed or UIDVALIDITY changed and
-	 * old messages were skipped on purpose. */
-	void (*messages)(struct mb_imap_session *session, uint32_t uidvalidity,
-		uint32_t last_uid, GPtrArray *messages, bool catchup, bool rebaselined,
-		void *data);
+	/* New messages in mailbox (struct mb_message *, ascending UIDs,
+	 * ownership of the array passes to the callee; may be empty when only
+	 * the baseline moved) and the UIDVALIDITY/last UID to remember.
+	 * catchup is true for the first fetch of a mailbox after sign-in (mail
+	 * that came while disconnected). rebaselined is true when no state
+	 * existed or UIDVALIDITY changed and old messages were skipped. */
+	void (*messages)(struct mb_imap_session *session, const char *mailbox,
+		uint32_t uidvalidity, uint32_t last_uid, GPtrArray *messages, bool catchup,
+		bool rebaselined, void *data);
 	/* An [ALERT] (RFC 3501 7.1) received after authentication over a
 	 * secure (or explicitly plaintext) connection. text is sanitized. */
 	void (*alert)(struct mb_imap_session *session, const char *text, void *data);
@@ -62,6 +79,13 @@ struct mb_imap_events {
 /* Creates a session and starts connecting. events is copied. Never NULL. */
 struct mb_imap_session *mb_imap_session_create(const struct mb_imap_session_params *params,
 	const struct mb_imap_events *events, void *data);
+
+/* Sets the mailboxes this session watches, from within the mailboxes event
+ * only. The first one is kept selected (EXAMINE) with IDLE; the others are
+ * watched through NOTIFY when the server has it, else checked with STATUS
+ * every poll_interval. list is copied. */
+void mb_imap_session_assign(struct mb_imap_session *session,
+	const struct mb_imap_mailbox *list, size_t n);
 
 /* Leaves IDLE if needed and sends LOGOUT; closed(MB_IMAP_CLOSE_LOGOUT) follows
  * when the server answers or within timeout seconds. A session that is not
