@@ -136,10 +136,11 @@ static struct mstate *get_mstate(struct mb_account *a, const char *mailbox)
 	return ms;
 }
 
-static void on_messages(struct mb_imap_session *session, const char *mailbox,
-	uint32_t uidvalidity, uint32_t last_uid, GPtrArray *msgs, bool catchup, bool rebaselined,
-	void *data)
+static void on_messages(struct mb_imap_session *session, const struct mb_imap_mailbox *progress,
+	GPtrArray *msgs, bool catchup, bool rebaselined, void *data)
 {
+	const char *mailbox = progress->name;
+	uint32_t uidvalidity = progress->uidvalidity, last_uid = progress->last_uid;
 	struct watch *w = data;
 	const struct mb_config *c = w->acct->config;
 	struct mstate *ms = get_mstate(w->acct, mailbox);
@@ -152,9 +153,11 @@ static void on_messages(struct mb_imap_session *session, const char *mailbox,
 	else
 		report(w, ms, msgs, catchup && msgs->len > c->catchup_summary);
 	ms->reported_before = true;
-	bool changed = ms->st.uidvalidity != uidvalidity || ms->st.last_uid != last_uid;
+	bool changed = ms->st.uidvalidity != uidvalidity || ms->st.last_uid != last_uid
+		|| ms->st.highestmodseq != progress->highestmodseq;
 	ms->st.uidvalidity = uidvalidity;
 	ms->st.last_uid = last_uid;
+	ms->st.highestmodseq = progress->highestmodseq;
 	if (changed)
 		save_state(w, ms);
 	g_ptr_array_unref(msgs);
@@ -169,6 +172,7 @@ static void assign(struct watch *w, char **names)
 			.name = ms->name,
 			.uidvalidity = ms->st.uidvalidity,
 			.last_uid = ms->st.last_uid,
+			.highestmodseq = ms->st.highestmodseq,
 		};
 		g_array_append_val(list, m);
 	}
@@ -348,7 +352,7 @@ static void start_session(struct watch *w, const char *secret)
 		.secret = secret,
 		.timeout = a->config->timeout,
 		.keepalive = a->config->keepalive,
-		.poll_interval = a->ac->poll_interval ? a->ac->poll_interval : a->config->poll_interval,
+		.poll_interval = mb_account_config_poll_interval(a->config, a->ac),
 	};
 	g_debug("%s: connecting to %s:%u", w->name, a->ac->host, a->ac->port);
 	w->session = mb_imap_session_create(&p, &session_events, w);

@@ -74,6 +74,14 @@ struct mb_config {
 	GPtrArray *rules;       /* of struct mb_rule *, file order */
 };
 
+/* GError domain and codes of mb_config_load(). */
+#define MB_CONFIG_ERROR (mb_config_error_quark())
+GQuark mb_config_error_quark(void);
+enum mb_config_error {
+	MB_CONFIG_ERROR_READ,    /* the file cannot be opened or read */
+	MB_CONFIG_ERROR_INVALID, /* a syntax error or a bad or missing setting */
+};
+
 /* Returns the default config path: $XDG_CONFIG_HOME/mailbell/config.ini, or
  * ~/.config/mailbell/config.ini. Caller frees with g_free(). */
 char *mb_config_default_path(void);
@@ -94,8 +102,13 @@ void mb_config_destroy(struct mb_config *config);
  * false for anything else (empty, negative, overflow, unknown unit). */
 bool mb_duration_parse(const char *text, unsigned *seconds_r);
 
-/* Effective settings of an account, [general] applied. */
+/* Effective settings of an account, [general] applied. The hook is NULL when
+ * the account runs no hook (its own "hook =" is empty, or neither it nor
+ * [general] sets one); the string is borrowed from config or account. */
 bool mb_account_config_notify(const struct mb_config *config, const struct mb_account_config *account);
 const char *mb_account_config_hook(const struct mb_config *config, const struct mb_account_config *account);
+
+/* Effective poll interval of an account in seconds: its own, else [general]'s. */
+unsigned mb_account_config_poll_interval(const struct mb_config *config, const struct mb_account_config *account);
 
 #endif

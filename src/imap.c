@@ -25,6 +25,7 @@
 	X(AUTHENTICATE) \
 	X(POSTAUTH_CAPABILITY) \
 	X(ID) \
+	X(ENABLE) \
 	X(LIST) \
 	X(EXAMINE) \
 	X(BASELINE) \
@@ -50,6 +51,7 @@ enum cmd_kind {
 	CMD_AUTHENTICATE,
 	CMD_LOGIN,
 	CMD_ID,
+	CMD_ENABLE,
 	CMD_LIST,
 	CMD_EXAMINE,
 	CMD_BASELINE,
@@ -123,6 +125,7 @@ struct mb_imap_session {
 	uint32_t uidvalidity;    /* of cur, from EXAMINE */
 	uint32_t uidnext;        /* of cur, from EXAMINE, 0 if not sent (R13) */
 	uint32_t exists;
+	uint64_t highestmodseq;  /* of cur, from EXAMINE with CONDSTORE */
 	uint32_t baseline_uid;
 	bool rebaselined;
 	bool need_fetch;         /* EXISTS seen since the last fetch of cur */
@@ -532,6 +535,7 @@ static void send_examine(struct mb_imap_session *s, struct mbox *m)
 	s->uidvalidity = 0;
 	s->uidnext = 0;
 	s->exists = 0;
+	s->highestmodseq = 0;
 	s->need_fetch = false;
 	char *text = g_strdup_printf("EXAMINE %s", m->wire);
 	send_command(s, CMD_EXAMINE, text);
@@ -584,6 +588,18 @@ static void list_next(struct mb_imap_session *s)
 	sync_next(s);
 }
 
+/* RFC 7162: with CONDSTORE enabled EXAMINE reports HIGHESTMODSEQ, kept in
+ * the state file beside the last UID. */
+static void after_id(struct mb_imap_session *s)
+{
+	if (has_cap(s, "CONDSTORE") && has_cap(s, "ENABLE")) {
+		set_state(s, S_ENABLE);
+		send_command(s, CMD_ENABLE, "ENABLE CONDSTORE");
+		return;
+	}
+	list_next(s);
+}
+
 static void after_auth(struct mb_imap_session *s)
 {
 	s->authenticated = true;
@@ -593,7 +609,7 @@ static void after_auth(struct mb_imap_session *s)
 		send_command(s, CMD_ID, "ID (\"name\" \"mailbell\" \"version\" \"" MB_VERSION "\")");
 		return;
 	}
-	list_next(s);
+	after_id(s);
 }
 
 static void send_fetch(struct mb_imap_session *s)
@@ -616,8 +632,13 @@ static void emit_messages(struct mb_imap_session *s, GPtrArray *msgs)
 	m->dirty = false;
 	s->rebaselined = false;
 	m->known_uidvalidity = s->uidvalidity;
-	s->ev.messages(s, m->name, s->uidvalidity, m->last_uid, msgs, catchup, rebaselined,
-		s->data);
+	struct mb_imap_mailbox progress = {
+		.name = m->name,
+		.uidvalidity = s->uidvalidity,
+		.last_uid = m->last_uid,
+		.highestmodseq = s->highestmodseq,
+	};
+	s->ev.messages(s, &progress, msgs, catchup, rebaselined, s->data);
 }
 
 static void baseline_done(struct mb_imap_session *s, uint32_t last_uid)
@@ -836,6 +857,10 @@ static void handle_code(struct mb_imap_session *s, const struct mb_imap_response
 		uint32_t v;
 		if (mb_imap_parse_u32(r->code_text, false, &v))
 			s->uidnext = v;
+	} else if (strcmp(code, "HIGHESTMODSEQ") == 0 && s->state == S_EXAMINE) {
+		uint64_t v;
+		if (mb_imap_parse_u64(r->code_text, &v))
+			s->highestmodseq = v;
 	} else if (strcmp(code, "NOTIFICATIONOVERFLOW") == 0) {
 		/* RFC 5465 5.8: events were lost; look at everything again. */
 		for (guint i = 0; i < s->mboxes->len; i++)
@@ -1124,7 +1149,10 @@ static void handle_tagged(struct mb_imap_session *s, const struct mb_imap_respon
 		}
 		break;
 	case CMD_ID:
-		list_next(s); /* ID failing is harmless */
+		after_id(s); /* ID failing is harmless */
+		break;
+	case CMD_ENABLE:
+		list_next(s); /* without CONDSTORE we just store no mod-sequence */
 		break;
 	case CMD_LIST:
 		if (!ok)
@@ -1321,6 +1349,7 @@ struct mb_imap_session *mb_imap_session_create(const struct mb_imap_session_para
 	g_queue_init(&s->cmds);
 	s->parser = mb_imap_parser_create(0);
 	s->state = S_CONNECTING;
+	mb_log_trace_reset(s->name);
 
 	struct mb_net_params np = {
 		.host = p->account->host,

@@ -31,6 +31,7 @@ struct mb_imap_mailbox {
 	const char *name;        /* UTF-8, exact (no wildcards) */
 	uint32_t uidvalidity;    /* known UIDVALIDITY, 0 when none */
 	uint32_t last_uid;       /* highest UID already reported */
+	uint64_t highestmodseq;  /* RFC 7162 HIGHESTMODSEQ, 0 when unknown */
 };
 
 struct mb_imap_session_params {
@@ -58,15 +59,14 @@ struct mb_imap_events {
 		bool has_notify, void *data);
 	/* The session reached IDLE (or NOOP polling): it is healthy. */
 	void (*idling)(struct mb_imap_session *session, void *data);
-	/* New messages in mailbox (struct mb_message *, ascending UIDs,
+	/* New messages in mailbox->name (struct mb_message *, ascending UIDs,
 	 * ownership of the array passes to the callee; may be empty when only
-	 * the baseline moved) and the UIDVALIDITY/last UID to remember.
+	 * the baseline moved) and the state to remember (borrowed).
 	 * catchup is true for the first fetch of a mailbox after sign-in (mail
 	 * that came while disconnected). rebaselined is true when no state
 	 * existed or UIDVALIDITY changed and old messages were skipped. */
-	void (*messages)(struct mb_imap_session *session, const char *mailbox,
-		uint32_t uidvalidity, uint32_t last_uid, GPtrArray *messages, bool catchup,
-		bool rebaselined, void *data);
+	void (*messages)(struct mb_imap_session *session, const struct mb_imap_mailbox *mailbox,
+		GPtrArray *messages, bool catchup, bool rebaselined, void *data);
 	/* An [ALERT] (RFC 3501 7.1) received after authentication over a
 	 * secure (or explicitly plaintext) connection. text is sanitized. */
 	void (*alert)(struct mb_imap_session *session, const char *text, void *data);

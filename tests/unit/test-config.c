@@ -1,2 +1,776 @@
+/* Tests of config.c: every error with its file:line, defaults, durations. */
+#define G_LOG_DOMAIN "mailbell-test"
+
 #include <check.h>
-int main(void) { return 0; }
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <glib.h>
+#include <glib/gstdio.h>
+
+#include "config.h"
+#include "rules.h"
+
+/* The minimal account most tests append to what they check. */
+#define ACCOUNT "[account a]\nhost = h\nuser = u\npassword = p\n"
+
+static char *tmpdir;
+static char *cfg_path;
+static GString *warnings; /* g_warning() texts seen, one per line */
+
+static GLogWriterOutput
+capture_writer(GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpointer data)
+{
+	(void)data;
+	if (level & (G_LOG_LEVEL_WARNING | G_LOG_LEVEL_CRITICAL)) {
+		for (gsize i = 0; i < n_fields; i++) {
+			if (strcmp(fields[i].key, "MESSAGE") == 0) {
+				g_string_append(warnings, fields[i].value);
+				g_string_append_c(warnings, '\n');
+			}
+		}
+	}
+	return G_LOG_WRITER_HANDLED;
+}
+
+static void
+setup(void)
+{
+	tmpdir = g_dir_make_tmp("mb-test-config-XXXXXX", NULL);
+	ck_assert_ptr_nonnull(tmpdir);
+	cfg_path = g_build_filename(tmpdir, "config.ini", NULL);
+	g_string_truncate(warnings, 0);
+}
+
+static void
+teardown(void)
+{
+	g_unlink(cfg_path);
+	g_rmdir(tmpdir);
+	g_clear_pointer(&cfg_path, g_free);
+	g_clear_pointer(&tmpdir, g_free);
+}
+
+static void
+write_config(const char *text, mode_t mode)
+{
+	ck_assert(g_file_set_contents(cfg_path, text, -1, NULL));
+	ck_assert_int_eq(chmod(cfg_path, mode), 0);
+}
+
+static struct mb_config *
+load_ok(const char *text)
+{
+	write_config(text, 0600);
+	GError *error = NULL;
+	struct mb_config *config = mb_config_load(cfg_path, &error);
+	ck_assert_msg(config != NULL, "unexpected error: %s\nfor:\n%s", error ? error->message : "?", text);
+	ck_assert_ptr_null(error);
+	return config;
+}
+
+/* suffix follows "FILE:", e.g. "3: unknown key 'x' in [general]". */
+#define assert_error(text, suffix) assert_error_at(text, suffix, __LINE__)
+
+static void
+assert_error_at(const char *text, const char *suffix, int line)
+{
+	write_config(text, 0600);
+	GError *error = NULL;
+	struct mb_config *config = mb_config_load(cfg_path, &error);
+	ck_assert_msg(config == NULL, "line %d: config accepted:\n%s", line, text);
+	ck_assert_msg(error != NULL, "line %d: no GError", line);
+	ck_assert(g_error_matches(error, MB_CONFIG_ERROR, MB_CONFIG_ERROR_INVALID));
+	char *want = g_strdup_printf("%s:%s", cfg_path, suffix);
+	ck_assert_msg(strcmp(error->message, want) == 0, "line %d:\n got: %s\nwant: %s", line,
+		error->message, want);
+	g_free(want);
+	g_error_free(error);
+}
+
+static const struct mb_account_config *
+account(const struct mb_config *config, guint i)
+{
+	ck_assert_uint_gt(config->accounts->len, i);
+	return config->accounts->pdata[i];
+}
+
+static const struct mb_rule *
+rule(const struct mb_config *config, guint i)
+{
+	ck_assert_uint_gt(config->rules->len, i);
+	return config->rules->pdata[i];
+}
+
+START_TEST(test_duration_parse)
+{
+	static const struct {
+		const char *text;
+		bool ok;
+		unsigned seconds;
+	} cases[] = {
+		{ "90", true, 90 },
+		{ "0", true, 0 },
+		{ "45s", true, 45 },
+		{ "10m", true, 600 },
+		{ "1h", true, 3600 },
+		{ "007s", true, 7 },
+		{ "4294967295", true, 4294967295u },
+		{ "71582788m", true, 4294967280u },
+		{ "", false, 0 },
+		{ "-1", false, 0 },
+		{ "+1", false, 0 },
+		{ "1x", false, 0 },
+		{ "10 m", false, 0 },
+		{ " 10m", false, 0 },
+		{ "10m ", false, 0 },
+		{ "10M", false, 0 },
+		{ "1h30m", false, 0 },
+		{ "1.5h", false, 0 },
+		{ "m", false, 0 },
+		{ "s10", false, 0 },
+		{ "4294967296", false, 0 },
+		{ "71582789m", false, 0 },
+		{ "1193047h", false, 0 },
+		{ "99999999999999999999", false, 0 },
+	};
+	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+		unsigned seconds = 12345;
+		bool ok = mb_duration_parse(cases[i].text, &seconds);
+		ck_assert_msg(ok == cases[i].ok, "'%s': got %d", cases[i].text, ok);
+		if (ok)
+			ck_assert_msg(seconds == cases[i].seconds, "'%s': got %u", cases[i].text, seconds);
+		else
+			ck_assert_uint_eq(seconds, 12345);
+	}
+}
+END_TEST
+
+START_TEST(test_defaults)
+{
+	struct mb_config *c = load_ok(ACCOUNT);
+	ck_assert_str_eq(c->path, cfg_path);
+	ck_assert_uint_eq(c->keepalive, 600);
+	ck_assert_uint_eq(c->timeout, 30);
+	ck_assert_uint_eq(c->poll_interval, 120);
+	ck_assert_uint_eq(c->hook_timeout, 60);
+	ck_assert(c->notify);
+	ck_assert_ptr_null(c->hook);
+	ck_assert_ptr_null(c->state_dir);
+	ck_assert(c->catchup);
+	ck_assert_uint_eq(c->catchup_summary, 5);
+	ck_assert_uint_eq(c->accounts->len, 1);
+	ck_assert_uint_eq(c->rules->len, 0);
+
+	const struct mb_account_config *a = account(c, 0);
+	ck_assert_str_eq(a->name, "a");
+	ck_assert_str_eq(a->host, "h");
+	ck_assert_uint_eq(a->port, 993);
+	ck_assert_int_eq(a->tls, MB_TLS_IMPLICIT);
+	ck_assert_ptr_null(a->ca_file);
+	ck_assert_ptr_null(a->tls_fingerprint);
+	ck_assert_str_eq(a->user, "u");
+	ck_assert_str_eq(a->password, "p");
+	ck_assert_ptr_null(a->password_cmd);
+	ck_assert_ptr_null(a->oauth_token_cmd);
+	ck_assert_int_eq(a->auth, MB_AUTH_AUTO);
+	ck_assert_ptr_nonnull(a->mailboxes);
+	ck_assert_str_eq(a->mailboxes[0], "INBOX");
+	ck_assert_ptr_null(a->mailboxes[1]);
+	ck_assert_int_eq(a->notify, -1);
+	ck_assert_ptr_null(a->hook);
+	ck_assert_uint_eq(a->poll_interval, 0);
+	ck_assert_uint_eq(a->max_connections, 5);
+	ck_assert_int_eq(a->line, 1);
+
+	ck_assert(mb_account_config_notify(c, a));
+	ck_assert_ptr_null(mb_account_config_hook(c, a));
+	ck_assert_uint_eq(mb_account_config_poll_interval(c, a), 120);
+	mb_config_destroy(c);
+}
+END_TEST
+
+START_TEST(test_rule_defaults)
+{
+	struct mb_config *c = load_ok(ACCOUNT "[rule r]\nfrom = x@y\n");
+	const struct mb_rule *r = rule(c, 0);
+	ck_assert_str_eq(r->name, "r");
+	ck_assert_str_eq(r->from[0], "x@y");
+	ck_assert_ptr_null(r->from[1]);
+	ck_assert_uint_eq(r->actions, MB_ACTION_NOTIFY | MB_ACTION_HOOK);
+	ck_assert_int_eq(r->line, 5);
+	mb_config_destroy(c);
+}
+END_TEST
+
+START_TEST(test_full_fixture)
+{
+	GError *error = NULL;
+	const char *path = MB_TEST_DATA "/config/full.ini";
+	struct mb_config *c = mb_config_load(path, &error);
+	ck_assert_msg(c != NULL, "%s", error ? error->message : "");
+	ck_assert_uint_eq(c->keepalive, 900);
+	ck_assert_uint_eq(c->timeout, 45);
+	ck_assert(!c->notify);
+	ck_assert_str_eq(c->hook, "notify-send \"$MAILBELL_SUBJECT\"");
+	ck_assert_uint_eq(c->hook_timeout, 120);
+	ck_assert_str_eq(c->state_dir, "/var/tmp/mailbell-state");
+	ck_assert_uint_eq(c->poll_interval, 300);
+	ck_assert(!c->catchup);
+	ck_assert_uint_eq(c->catchup_summary, 3);
+
+	ck_assert_uint_eq(c->accounts->len, 2);
+	const struct mb_account_config *w = account(c, 0);
+	ck_assert_str_eq(w->name, "work");
+	ck_assert_str_eq(w->host, "imap.example.org");
+	ck_assert_uint_eq(w->port, 1993);
+	ck_assert_int_eq(w->tls, MB_TLS_IMPLICIT);
+	ck_assert_str_eq(w->ca_file, "/etc/ssl/work-ca.pem");
+	ck_assert_str_eq(w->tls_fingerprint, "abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789");
+	ck_assert_str_eq(w->user, "alice@example.org");
+	ck_assert_ptr_null(w->password);
+	ck_assert_str_eq(w->password_cmd, "pass show mail/work");
+	ck_assert_int_eq(w->auth, MB_AUTH_PLAIN);
+	ck_assert_str_eq(w->mailboxes[0], "INBOX");
+	ck_assert_str_eq(w->mailboxes[1], "Lists/dev");
+	ck_assert_str_eq(w->mailboxes[2], "Work Stuff");
+	ck_assert_ptr_null(w->mailboxes[3]);
+	ck_assert_int_eq(w->notify, 1);
+	ck_assert_str_eq(w->hook, "");
+	ck_assert_uint_eq(w->poll_interval, 30);
+	ck_assert_uint_eq(w->max_connections, 2);
+	ck_assert_int_eq(w->line, 13);
+	ck_assert(mb_account_config_notify(c, w));
+	ck_assert_ptr_null(mb_account_config_hook(c, w));
+	ck_assert_uint_eq(mb_account_config_poll_interval(c, w), 30);
+
+	const struct mb_account_config *g = account(c, 1);
+	ck_assert_str_eq(g->name, "gmail");
+	ck_assert_uint_eq(g->port, 143);
+	ck_assert_int_eq(g->tls, MB_TLS_STARTTLS);
+	ck_assert_int_eq(g->auth, MB_AUTH_XOAUTH2);
+	ck_assert_str_eq(g->oauth_token_cmd, "oama access alice@gmail.com");
+	ck_assert_str_eq(g->mailboxes[0], "[Gmail]/All Mail");
+	ck_assert_ptr_null(g->mailboxes[1]);
+	ck_assert(!mb_account_config_notify(c, g));
+	ck_assert_str_eq(mb_account_config_hook(c, g), c->hook);
+
+	ck_assert_uint_eq(c->rules->len, 2);
+	const struct mb_rule *n = rule(c, 0);
+	ck_assert_str_eq(n->name, "newsletters");
+	ck_assert_str_eq(n->from[0], "*@news.example.com");
+	ck_assert_str_eq(n->from[1], "newsletter?@*.example.net");
+	ck_assert_ptr_null(n->from[2]);
+	ck_assert_uint_eq(n->actions, MB_ACTION_IGNORE);
+	ck_assert_uint_eq(rule(c, 1)->actions, MB_ACTION_NOTIFY);
+	ck_assert_int_eq(rule(c, 1)->line, 40);
+	mb_config_destroy(c);
+}
+END_TEST
+
+START_TEST(test_minimal_fixture)
+{
+	GError *error = NULL;
+	struct mb_config *c = mb_config_load(MB_TEST_DATA "/config/minimal.ini", &error);
+	ck_assert_msg(c != NULL, "%s", error ? error->message : "");
+	ck_assert_uint_eq(c->accounts->len, 1);
+	ck_assert_int_eq(account(c, 0)->line, 2);
+	mb_config_destroy(c);
+}
+END_TEST
+
+START_TEST(test_ports_per_tls)
+{
+	static const struct {
+		const char *extra;
+		unsigned port;
+		enum mb_tls_mode tls;
+	} cases[] = {
+		{ "", 993, MB_TLS_IMPLICIT },
+		{ "tls = implicit\n", 993, MB_TLS_IMPLICIT },
+		{ "tls = starttls\n", 143, MB_TLS_STARTTLS },
+		{ "tls = none\n", 143, MB_TLS_NONE },
+		{ "tls = STARTTLS\n", 143, MB_TLS_STARTTLS },
+		{ "tls = starttls\nport = 1143\n", 1143, MB_TLS_STARTTLS },
+		{ "port = 1\n", 1, MB_TLS_IMPLICIT },
+		{ "port = 65535\ntls = none\n", 65535, MB_TLS_NONE },
+	};
+	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+		char *text = g_strconcat(ACCOUNT, cases[i].extra, NULL);
+		struct mb_config *c = load_ok(text);
+		ck_assert_msg(account(c, 0)->port == cases[i].port, "%s: port %u", text, account(c, 0)->port);
+		ck_assert_int_eq(account(c, 0)->tls, cases[i].tls);
+		mb_config_destroy(c);
+		g_free(text);
+	}
+}
+END_TEST
+
+START_TEST(test_general_durations)
+{
+	struct mb_config *c = load_ok("[general]\nkeepalive = 1m\ntimeout = 1s\npoll_interval = 10s\n"
+		"hook_timeout = 1\n" ACCOUNT);
+	ck_assert_uint_eq(c->keepalive, 60);
+	ck_assert_uint_eq(c->timeout, 1);
+	ck_assert_uint_eq(c->poll_interval, 10);
+	ck_assert_uint_eq(c->hook_timeout, 1);
+	mb_config_destroy(c);
+	c = load_ok("[general]\nkeepalive = 29m\ntimeout = 10m\npoll_interval = 1h\n" ACCOUNT);
+	ck_assert_uint_eq(c->keepalive, 1740);
+	ck_assert_uint_eq(c->timeout, 600);
+	ck_assert_uint_eq(c->poll_interval, 3600);
+	mb_config_destroy(c);
+	c = load_ok("[general]\nkeepalive = 1740\n" ACCOUNT);
+	ck_assert_uint_eq(c->keepalive, 1740);
+	mb_config_destroy(c);
+}
+END_TEST
+
+START_TEST(test_range_errors)
+{
+	assert_error("[general]\nkeepalive = 59s\n" ACCOUNT, "2: keepalive must be between 1m and 29m");
+	assert_error("[general]\nkeepalive = 30m\n" ACCOUNT, "2: keepalive must be between 1m and 29m");
+	assert_error("[general]\nkeepalive = 1741\n" ACCOUNT, "2: keepalive must be between 1m and 29m");
+	assert_error("[general]\ntimeout = 0\n" ACCOUNT, "2: timeout must be between 1s and 10m");
+	assert_error("[general]\ntimeout = 601s\n" ACCOUNT, "2: timeout must be between 1s and 10m");
+	assert_error("[general]\npoll_interval = 9s\n" ACCOUNT, "2: poll_interval must be between 10s and 1h");
+	assert_error("[general]\npoll_interval = 61m\n" ACCOUNT, "2: poll_interval must be between 10s and 1h");
+	assert_error(ACCOUNT "poll_interval = 2h\n", "5: poll_interval must be between 10s and 1h");
+	assert_error("[general]\ncatchup_summary = 0\n" ACCOUNT, "2: catchup_summary must be at least 1");
+	assert_error("[general]\ncatchup_summary = -1\n" ACCOUNT, "2: bad number '-1' for catchup_summary");
+	assert_error(ACCOUNT "port = 0\n", "5: port must be between 1 and 65535");
+	assert_error(ACCOUNT "port = 65536\n", "5: port must be between 1 and 65535");
+	assert_error(ACCOUNT "port = 99999999999\n", "5: bad number '99999999999' for port");
+	assert_error(ACCOUNT "port = imaps\n", "5: bad number 'imaps' for port");
+	assert_error(ACCOUNT "port = 9 93\n", "5: bad number '9 93' for port");
+	assert_error(ACCOUNT "max_connections = 0\n", "5: max_connections must be between 1 and 50");
+	assert_error(ACCOUNT "max_connections = 51\n", "5: max_connections must be between 1 and 50");
+
+	struct mb_config *c = load_ok("[general]\ncatchup_summary = 1\n" ACCOUNT "max_connections = 50\n");
+	ck_assert_uint_eq(c->catchup_summary, 1);
+	ck_assert_uint_eq(account(c, 0)->max_connections, 50);
+	mb_config_destroy(c);
+}
+END_TEST
+
+START_TEST(test_bad_values)
+{
+	assert_error("[general]\nkeepalive = 10 m\n" ACCOUNT,
+		"2: bad duration '10 m' for keepalive: use e.g. 45s, 10m, 1h");
+	assert_error("[general]\ntimeout = soon\n" ACCOUNT,
+		"2: bad duration 'soon' for timeout: use e.g. 45s, 10m, 1h");
+	assert_error("[general]\nhook_timeout =\n" ACCOUNT,
+		"2: bad duration '' for hook_timeout: use e.g. 45s, 10m, 1h");
+	assert_error("[general]\nnotify = maybe\n" ACCOUNT, "2: bad boolean 'maybe' for notify: use yes or no");
+	assert_error("[general]\ncatchup = 2\n" ACCOUNT, "2: bad boolean '2' for catchup: use yes or no");
+	assert_error(ACCOUNT "notify = y\n", "5: bad boolean 'y' for notify: use yes or no");
+	assert_error(ACCOUNT "tls = ssl\n", "5: bad value 'ssl' for tls: use implicit, starttls or none");
+	assert_error(ACCOUNT "auth = cram-md5\n",
+		"5: bad value 'cram-md5' for auth: use auto, plain, login, xoauth2 or oauthbearer");
+	assert_error(ACCOUNT "tls_fingerprint = abcd\n",
+		"5: bad tls_fingerprint 'abcd': use the SHA-256 fingerprint, 64 hex digits (colons allowed)");
+	/* 65 digits, and 64 with a non-hex one */
+	assert_error(ACCOUNT "tls_fingerprint = 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0\n",
+		"5: bad tls_fingerprint '0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0': "
+		"use the SHA-256 fingerprint, 64 hex digits (colons allowed)");
+	assert_error(ACCOUNT "tls_fingerprint = 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdeg\n",
+		"5: bad tls_fingerprint '0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdeg': "
+		"use the SHA-256 fingerprint, 64 hex digits (colons allowed)");
+	assert_error(ACCOUNT "host =\n", "5: duplicate key 'host' in [account a] (first on line 2)");
+	assert_error("[account a]\nhost =\n", "2: empty value for host");
+	assert_error("[account a]\nhost = h\nuser = \n", "3: empty value for user");
+	assert_error("[account a]\nhost = h\nuser = u\npassword =\n", "4: empty value for password");
+	assert_error(ACCOUNT "mailbox =\n", "5: empty value for mailbox");
+	assert_error(ACCOUNT "mailboxes = INBOX,,Sent\n", "5: empty item in mailboxes list 'INBOX,,Sent'");
+	assert_error(ACCOUNT "mailboxes = INBOX, Sent,\n", "5: empty item in mailboxes list 'INBOX, Sent,'");
+	assert_error(ACCOUNT "mailboxes = INBOX, Sent, INBOX\n", "5: mailbox 'INBOX' is listed twice");
+}
+END_TEST
+
+START_TEST(test_bools)
+{
+	static const struct {
+		const char *text;
+		bool value;
+	} cases[] = {
+		{ "yes", true }, { "no", false }, { "true", true }, { "false", false },
+		{ "on", true }, { "off", false }, { "1", true }, { "0", false },
+		{ "YES", true }, { "Off", false },
+	};
+	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+		char *text = g_strdup_printf("[general]\nnotify = %s\ncatchup = %s\n" ACCOUNT "notify = %s\n",
+			cases[i].text, cases[i].text, cases[i].text);
+		struct mb_config *c = load_ok(text);
+		ck_assert_int_eq(c->notify, cases[i].value);
+		ck_assert_int_eq(c->catchup, cases[i].value);
+		ck_assert_int_eq(account(c, 0)->notify, cases[i].value ? 1 : 0);
+		ck_assert_int_eq(mb_account_config_notify(c, account(c, 0)), cases[i].value);
+		mb_config_destroy(c);
+		g_free(text);
+	}
+	/* account notify overrides [general] in both directions */
+	struct mb_config *c = load_ok("[general]\nnotify = no\n" ACCOUNT "notify = yes\n"
+		"[account b]\nhost = h\nuser = u\npassword_cmd = x\n");
+	ck_assert(mb_account_config_notify(c, account(c, 0)));
+	ck_assert(!mb_account_config_notify(c, account(c, 1)));
+	mb_config_destroy(c);
+}
+END_TEST
+
+START_TEST(test_hook_empty_vs_unset)
+{
+	struct mb_config *c = load_ok("[general]\nhook = run-general\n"
+		"[account set]\nhost = h\nuser = u\npassword = p\nhook = run-own --flag\n"
+		"[account empty]\nhost = h\nuser = u\npassword = p\nhook =\n"
+		"[account unset]\nhost = h\nuser = u\npassword = p\n");
+	ck_assert_str_eq(c->hook, "run-general");
+	ck_assert_str_eq(account(c, 0)->hook, "run-own --flag");
+	ck_assert_str_eq(mb_account_config_hook(c, account(c, 0)), "run-own --flag");
+	ck_assert_ptr_nonnull(account(c, 1)->hook);
+	ck_assert_str_eq(account(c, 1)->hook, "");
+	ck_assert_ptr_null(mb_account_config_hook(c, account(c, 1)));
+	ck_assert_ptr_null(account(c, 2)->hook);
+	ck_assert_str_eq(mb_account_config_hook(c, account(c, 2)), "run-general");
+	mb_config_destroy(c);
+
+	/* an empty [general] hook is no hook */
+	c = load_ok("[general]\nhook =\n" ACCOUNT);
+	ck_assert_ptr_null(c->hook);
+	ck_assert_ptr_null(mb_account_config_hook(c, account(c, 0)));
+	mb_config_destroy(c);
+}
+END_TEST
+
+START_TEST(test_password_exclusive)
+{
+	assert_error("[account a]\nhost = h\nuser = u\npassword = p\npassword_cmd = pass x\n",
+		"5: account a: password and password_cmd exclude each other (password is set on line 4)");
+	assert_error("[account a]\npassword_cmd = pass x\nhost = h\nuser = u\npassword = p\n",
+		"5: account a: password_cmd and password exclude each other (password_cmd is set on line 2)");
+}
+END_TEST
+
+START_TEST(test_mailboxes)
+{
+	struct mb_config *c = load_ok(ACCOUNT "mailboxes =  INBOX ,Lists/dev,  Über uns  \n");
+	char **m = account(c, 0)->mailboxes;
+	ck_assert_str_eq(m[0], "INBOX");
+	ck_assert_str_eq(m[1], "Lists/dev");
+	ck_assert_str_eq(m[2], "Über uns");
+	ck_assert_ptr_null(m[3]);
+	mb_config_destroy(c);
+
+	/* a single mailbox name may hold a comma */
+	c = load_ok(ACCOUNT "mailbox = Archive, 2024\n");
+	m = account(c, 0)->mailboxes;
+	ck_assert_str_eq(m[0], "Archive, 2024");
+	ck_assert_ptr_null(m[1]);
+	mb_config_destroy(c);
+
+	assert_error(ACCOUNT "mailbox = INBOX\nmailboxes = INBOX, Sent\n",
+		"6: account a: mailbox and mailboxes exclude each other (mailbox is set on line 5)");
+	assert_error(ACCOUNT "mailboxes = INBOX, Sent\nmailbox = INBOX\n",
+		"6: account a: mailboxes and mailbox exclude each other (mailboxes is set on line 5)");
+}
+END_TEST
+
+START_TEST(test_auth_requirements)
+{
+	assert_error("[general]\n\n[account x]\nhost = h\nuser = u\nauth = xoauth2\npassword = p\n",
+		"3: account x: auth = xoauth2 needs oauth_token_cmd");
+	assert_error("[account x]\nhost = h\nuser = u\nauth = oauthbearer\n",
+		"1: account x: auth = oauthbearer needs oauth_token_cmd");
+	assert_error("[account x]\nhost = h\nuser = u\nauth = plain\noauth_token_cmd = t\n",
+		"1: account x: auth = plain needs password or password_cmd");
+	assert_error("[account x]\nhost = h\nuser = u\nauth = login\n",
+		"1: account x: auth = login needs password or password_cmd");
+	assert_error("[account x]\nhost = h\nuser = u\n",
+		"1: account x: missing password, password_cmd or oauth_token_cmd");
+
+	struct mb_config *c = load_ok("[account x]\nhost = h\nuser = u\noauth_token_cmd = t\n"
+		"[account y]\nhost = h\nuser = u\nauth = OAuthBearer\noauth_token_cmd = t\n"
+		"[account z]\nhost = h\nuser = u\nauth = login\npassword_cmd = p\n");
+	ck_assert_int_eq(account(c, 0)->auth, MB_AUTH_AUTO);
+	ck_assert_int_eq(account(c, 1)->auth, MB_AUTH_OAUTHBEARER);
+	ck_assert_int_eq(account(c, 2)->auth, MB_AUTH_LOGIN);
+	mb_config_destroy(c);
+}
+END_TEST
+
+START_TEST(test_missing_required)
+{
+	assert_error("# comment\n\n[account work]\nuser = u\npassword = p\n[general]\n",
+		"3: account work: missing host");
+	/* found when the next section starts, reported at its own header */
+	assert_error("[account one]\nhost = h\nuser = u\npassword = p\n[account two]\nuser = u\n"
+		"[general]\nunknown = 1\n", "5: account two: missing host");
+	assert_error("[account a]\nhost = h\npassword = p\n", "1: account a: missing user");
+	/* a section with no keys at all is still seen */
+	assert_error(ACCOUNT "[account empty]\n", "5: account empty: missing host");
+	assert_error(ACCOUNT "[rule r]\naction = notify\n", "5: rule r: missing from");
+	assert_error(ACCOUNT "[rule r]\n", "5: rule r: missing from");
+}
+END_TEST
+
+START_TEST(test_structure_errors)
+{
+	assert_error("[general]\nfoo = 1\n" ACCOUNT, "2: unknown key 'foo' in [general]");
+	assert_error(ACCOUNT "Host = x\n", "5: unknown key 'Host' in [account a]");
+	assert_error(ACCOUNT "[rule spam]\nfrom = x\nhost = y\n", "7: unknown key 'host' in [rule spam]");
+	assert_error(ACCOUNT "[foo]\n", "5: unknown section [foo]");
+	assert_error(ACCOUNT "[accounts]\n", "5: unknown section [accounts]");
+	assert_error(ACCOUNT "[Account b]\n", "5: unknown section [Account b]");
+	assert_error(ACCOUNT "[account]\n", "5: missing account name: use [account NAME]");
+	assert_error(ACCOUNT "[account   ]\n", "5: missing account name: use [account NAME]");
+	assert_error(ACCOUNT "[rule]\n", "5: missing rule name: use [rule NAME]");
+	assert_error(ACCOUNT "[account a]\n", "5: duplicate account name 'a' (first on line 1)");
+	assert_error(ACCOUNT "[rule r]\nfrom = x\n[rule r]\nfrom = y\n",
+		"7: duplicate rule name 'r' (first on line 5)");
+	assert_error("[general]\nnotify = no\nnotify = yes\n" ACCOUNT,
+		"3: duplicate key 'notify' in [general] (first on line 2)");
+	/* [general] twice is one section */
+	assert_error("[general]\nnotify = no\n" ACCOUNT "[general]\nnotify = yes\n",
+		"8: duplicate key 'notify' in [general] (first on line 2)");
+	assert_error("host = h\n" ACCOUNT,
+		"1: 'host' is outside any section: put it under [general], [account NAME] or [rule NAME]");
+	assert_error(ACCOUNT "just words\n", "5: expected 'key = value', '[section]' or a comment");
+	assert_error(ACCOUNT "[general\n", "5: missing ']' in section header");
+	assert_error(ACCOUNT "[general] x\n", "5: unexpected text after ']'");
+	assert_error(ACCOUNT "= value\n", "5: missing key before '='");
+	assert_error(ACCOUNT "[account b\x01]\n", "5: control character in account name");
+	assert_error("[account a]\nhost = h\xff\n", "2: line is not valid UTF-8");
+	assert_error("", " no [account ...] section");
+	assert_error("# nothing\n[general]\nnotify = no\n", " no [account ...] section");
+	assert_error("[general]\n[rule r]\nfrom = *\n", " no [account ...] section");
+}
+END_TEST
+
+START_TEST(test_bytes)
+{
+	/* Latin-1 in a comment is ignored; a NUL in a setting is not */
+	const char text[] = "[account a]\n# J\xfcrgen's\nhost = h\0x\n";
+	ck_assert(g_file_set_contents(cfg_path, text, sizeof text - 1, NULL));
+	GError *error = NULL;
+	ck_assert_ptr_null(mb_config_load(cfg_path, &error));
+	char *want = g_strdup_printf("%s:3: NUL character in line", cfg_path);
+	ck_assert_str_eq(error->message, want);
+	g_free(want);
+	g_error_free(error);
+}
+END_TEST
+
+START_TEST(test_first_error_wins)
+{
+	assert_error("[general]\nkeepalive = 1s\nfoo = bar\n[bar]\n", "2: keepalive must be between 1m and 29m");
+	assert_error("[general]\nnope\nfoo = bar\n", "2: expected 'key = value', '[section]' or a comment");
+	assert_error("[general]\nfoo = bar\nnope\n", "2: unknown key 'foo' in [general]");
+}
+END_TEST
+
+START_TEST(test_syntax_accepted)
+{
+	/* BOM, CRLF, indentation (not a continuation), ':' separator, comments
+	 * at line start with ';' and '#', inline "; comment", comment after a
+	 * header, section name with spaces and a long one inih would cut */
+	const char *long_name = "a very long account name that is longer than fifty-one bytes";
+	char *text = g_strdup_printf("\xEF\xBB\xBF; first\r\n"
+		"[general]   # trailing\r\n"
+		"\tnotify : no\r\n"
+		"\tcatchup = no ; inline\r\n"
+		"[account  my work ]\n"
+		"  host = h\n"
+		"  user = u\n"
+		"  password = p#not;a comment\n"
+		"[account %s]\n"
+		"host=h2\n"
+		"user=u2\n"
+		"password_cmd=cat /dev/null\n", long_name);
+	struct mb_config *c = load_ok(text);
+	ck_assert(!c->notify);
+	ck_assert(!c->catchup);
+	ck_assert_str_eq(account(c, 0)->name, "my work");
+	ck_assert_int_eq(account(c, 0)->line, 5);
+	ck_assert_str_eq(account(c, 0)->password, "p#not;a comment");
+	ck_assert_str_eq(account(c, 1)->name, long_name);
+	ck_assert_str_eq(account(c, 1)->host, "h2");
+	ck_assert_int_eq(account(c, 1)->line, 9);
+	mb_config_destroy(c);
+	g_free(text);
+}
+END_TEST
+
+START_TEST(test_long_line)
+{
+	/* inih's line buffer holds 199 characters (INI_MAX_LINE 200) */
+	GString *line = g_string_new("hook = ");
+	while (line->len < 199)
+		g_string_append_c(line, 'x');
+	char *text = g_strconcat(ACCOUNT, line->str, "\n", NULL);
+	struct mb_config *c = load_ok(text);
+	ck_assert_str_eq(account(c, 0)->hook, line->str + strlen("hook = "));
+	mb_config_destroy(c);
+	g_free(text);
+
+	/* comments may be longer */
+	text = g_strconcat(ACCOUNT, "# ", line->str, line->str, "\n", NULL);
+	c = load_ok(text);
+	mb_config_destroy(c);
+	g_free(text);
+
+	g_string_append_c(line, 'x');
+	text = g_strconcat(ACCOUNT, line->str, "\n", NULL);
+	write_config(text, 0600);
+	g_free(text);
+	GError *error = NULL;
+	c = mb_config_load(cfg_path, &error);
+	ck_assert_ptr_null(c);
+	ck_assert_ptr_nonnull(error);
+	char *prefix = g_strdup_printf("%s:5: line is too long", cfg_path);
+	ck_assert_msg(g_str_has_prefix(error->message, prefix), "%s", error->message);
+	g_free(prefix);
+	g_error_free(error);
+	g_string_free(line, TRUE);
+}
+END_TEST
+
+START_TEST(test_paths)
+{
+	struct mb_config *c = load_ok("[general]\nstate_dir = ~/state/mb\n" ACCOUNT "ca_file = ~/ca.pem\n"
+		"[account b]\nhost = h\nuser = u\npassword = p\nca_file = ~other/ca.pem\n");
+	char *state = g_build_filename(g_get_home_dir(), "state", "mb", NULL);
+	char *ca = g_build_filename(g_get_home_dir(), "ca.pem", NULL);
+	ck_assert_str_eq(c->state_dir, state);
+	ck_assert_str_eq(account(c, 0)->ca_file, ca);
+	ck_assert_str_eq(account(c, 1)->ca_file, "~other/ca.pem");
+	g_free(state);
+	g_free(ca);
+	mb_config_destroy(c);
+}
+END_TEST
+
+START_TEST(test_cannot_open)
+{
+	GError *error = NULL;
+	char *missing = g_build_filename(tmpdir, "nope.ini", NULL);
+	ck_assert_ptr_null(mb_config_load(missing, &error));
+	ck_assert(g_error_matches(error, MB_CONFIG_ERROR, MB_CONFIG_ERROR_READ));
+	char *want = g_strdup_printf("%s: %s", missing, g_strerror(ENOENT));
+	ck_assert_str_eq(error->message, want);
+	g_clear_error(&error);
+	g_free(want);
+	g_free(missing);
+
+	ck_assert_ptr_null(mb_config_load(tmpdir, &error));
+	want = g_strdup_printf("%s: %s", tmpdir, g_strerror(EISDIR));
+	ck_assert_str_eq(error->message, want);
+	g_clear_error(&error);
+	g_free(want);
+}
+END_TEST
+
+START_TEST(test_permission_warning)
+{
+	write_config(ACCOUNT, 0644);
+	struct mb_config *c = mb_config_load(cfg_path, NULL);
+	ck_assert_ptr_nonnull(c);
+	mb_config_destroy(c);
+	char *want = g_strdup_printf("%s is readable by others but holds a password: chmod 600 %s\n",
+		cfg_path, cfg_path);
+	ck_assert_str_eq(warnings->str, want);
+	g_free(want);
+
+	/* group-readable is enough */
+	g_string_truncate(warnings, 0);
+	write_config(ACCOUNT, 0640);
+	mb_config_destroy(mb_config_load(cfg_path, NULL));
+	ck_assert_uint_gt(warnings->len, 0);
+
+	g_string_truncate(warnings, 0);
+	write_config(ACCOUNT, 0600);
+	mb_config_destroy(mb_config_load(cfg_path, NULL));
+	ck_assert_str_eq(warnings->str, "");
+
+	/* no password in the file: nothing to hide */
+	write_config("[account a]\nhost = h\nuser = u\npassword_cmd = pass a\n", 0644);
+	mb_config_destroy(mb_config_load(cfg_path, NULL));
+	ck_assert_str_eq(warnings->str, "");
+}
+END_TEST
+
+START_TEST(test_default_path_xdg)
+{
+	g_setenv("XDG_CONFIG_HOME", "/tmp/mb-xdg-test", TRUE);
+	char *path = mb_config_default_path();
+	ck_assert_str_eq(path, "/tmp/mb-xdg-test/mailbell/config.ini");
+	g_free(path);
+}
+END_TEST
+
+START_TEST(test_default_path_home)
+{
+	g_unsetenv("XDG_CONFIG_HOME");
+	g_setenv("HOME", "/tmp/mb-home-test", TRUE);
+	char *path = mb_config_default_path();
+	ck_assert_str_eq(path, "/tmp/mb-home-test/.config/mailbell/config.ini");
+	g_free(path);
+}
+END_TEST
+
+static Suite *
+config_suite(void)
+{
+	Suite *s = suite_create("config");
+	TCase *tc = tcase_create("load");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_duration_parse);
+	tcase_add_test(tc, test_defaults);
+	tcase_add_test(tc, test_rule_defaults);
+	tcase_add_test(tc, test_full_fixture);
+	tcase_add_test(tc, test_minimal_fixture);
+	tcase_add_test(tc, test_ports_per_tls);
+	tcase_add_test(tc, test_general_durations);
+	tcase_add_test(tc, test_range_errors);
+	tcase_add_test(tc, test_bad_values);
+	tcase_add_test(tc, test_bools);
+	tcase_add_test(tc, test_hook_empty_vs_unset);
+	tcase_add_test(tc, test_password_exclusive);
+	tcase_add_test(tc, test_mailboxes);
+	tcase_add_test(tc, test_auth_requirements);
+	tcase_add_test(tc, test_missing_required);
+	tcase_add_test(tc, test_structure_errors);
+	tcase_add_test(tc, test_bytes);
+	tcase_add_test(tc, test_first_error_wins);
+	tcase_add_test(tc, test_syntax_accepted);
+	tcase_add_test(tc, test_long_line);
+	tcase_add_test(tc, test_paths);
+	tcase_add_test(tc, test_cannot_open);
+	tcase_add_test(tc, test_permission_warning);
+	suite_add_tcase(s, tc);
+
+	/* GLib caches these directories on first use, so each of these tests
+	 * needs a process of its own: they only run in check's fork mode. */
+	const char *fork_env = getenv("CK_FORK");
+	if (!fork_env || strcmp(fork_env, "no") != 0) {
+		TCase *paths = tcase_create("default-path");
+		tcase_add_test(paths, test_default_path_xdg);
+		tcase_add_test(paths, test_default_path_home);
+		suite_add_tcase(s, paths);
+	}
+	return s;
+}
+
+int
+main(void)
+{
+	warnings = g_string_new(NULL);
+	g_log_set_writer_func(capture_writer, NULL, NULL);
+	SRunner *sr = srunner_create(config_suite());
+	srunner_run_all(sr, CK_ENV);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	g_string_free(warnings, TRUE);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
