@@ -1,0 +1,92 @@
+/* Parser and decoder throughput: a stream of realistic FETCH ENVELOPE
+ * responses fed in network-sized chunks and one byte at a time. Prints
+ * figures; asserts nothing about speed (see README: benchmarks, not tests).
+ * For repeatable numbers: valgrind --tool=callgrind build/tests/bench/bench-parser */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <glib.h>
+
+#include "imap-parser.h"
+#include "message.h"
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static GString *make_stream(unsigned n)
+{
+	GString *s = g_string_new(NULL);
+	for (unsigned i = 1; i <= n; i++)
+		g_string_append_printf(s,
+			"* %u FETCH (UID %u FLAGS (\\Recent) RFC822.SIZE %u ENVELOPE "
+			"(\"Sun, 29 Nov 2026 10:%02u:00 +0100\" \"=?UTF-8?B?SGVsbG8gw6l0w6k=?= number %u\" "
+			"((\"Alice Example\" NIL \"alice\" \"example.org\")) "
+			"((\"Alice Example\" NIL \"alice\" \"example.org\")) NIL "
+			"((\"Bob\" NIL \"bob\" \"example.net\")(NIL NIL \"team\" NIL)(NIL NIL \"c\" \"x.org\")(NIL NIL NIL NIL)) "
+			"NIL NIL \"<parent@example.org>\" \"<msg-%u@example.org>\"))\r\n",
+			i, i, 1000 + i, i % 60, i, i);
+	g_string_append(s, "a5 OK Fetch completed.\r\n");
+	return s;
+}
+
+static unsigned run(const GString *s, size_t chunk, bool decode, double *secs)
+{
+	struct mb_imap_parser *p = mb_imap_parser_create(0);
+	unsigned responses = 0;
+	double t0 = now();
+	for (size_t off = 0; off < s->len; off += chunk) {
+		size_t len = MIN(chunk, s->len - off);
+		if (!mb_imap_parser_feed(p, s->str + off, len))
+			abort();
+		for (;;) {
+			struct mb_imap_response *r = NULL;
+			const char *err = NULL;
+			enum mb_imap_parse_result res = mb_imap_parser_next(p, &r, &err);
+			if (res == MB_IMAP_PARSE_NEED_MORE)
+				break;
+			if (res == MB_IMAP_PARSE_ERROR) {
+				fprintf(stderr, "parse error: %s\n", err);
+				abort();
+			}
+			if (decode && r->name && strcmp(r->name, "FETCH") == 0) {
+				struct mb_message *m = mb_message_from_fetch(&r->data->items[0], "bench",
+					"INBOX", 1, &err);
+				if (!m)
+					abort();
+				mb_message_destroy(m);
+			}
+			responses++;
+			mb_imap_response_free(r);
+		}
+	}
+	*secs = now() - t0;
+	mb_imap_parser_destroy(p);
+	return responses;
+}
+
+int main(int argc, char **argv)
+{
+	unsigned n = argc > 1 ? (unsigned)atoi(argv[1]) : 20000;
+	mb_message_library_init();
+	GString *s = make_stream(n);
+	double secs;
+	unsigned r = run(s, 16384, false, &secs);
+	printf("parse, 16 KiB chunks: %u responses, %.1f MiB in %.3f s: %.1f MiB/s, %.0f responses/s\n",
+		r, s->len / 1048576.0, secs, s->len / 1048576.0 / secs, r / secs);
+	r = run(s, 16384, true, &secs);
+	printf("parse + decode envelope: %.0f messages/s (%.1f us per message)\n", r / secs,
+		secs * 1e6 / r);
+	GString *small = make_stream(n / 20 ? n / 20 : 1);
+	r = run(small, 1, false, &secs);
+	printf("parse, 1-byte chunks: %u responses, %.1f KiB in %.3f s: %.1f MiB/s\n",
+		r, small->len / 1024.0, secs, small->len / 1048576.0 / secs);
+	g_string_free(small, TRUE);
+	g_string_free(s, TRUE);
+	return 0;
+}
