@@ -21,6 +21,8 @@ struct mstate {
 	char *name;
 	struct mb_mailbox_state st;
 	bool reported_before;       /* a batch was handled since start */
+	GQueue pending;             /* UIDs whose hook is queued, ascending */
+	bool in_report;             /* the batch saves once at its end */
 };
 
 /* A connection; the first one expands the configured mailbox names and,
@@ -59,15 +61,51 @@ static void connect_watch(struct watch *w);
 
 /* --- reporting ---------------------------------------------------------- */
 
-static void report(struct watch *w, struct mstate *ms, GPtrArray *msgs, bool summarize)
+struct hook_ctx {
+	struct watch *w;
+	struct mstate *ms;
+	uint32_t uid;
+};
+
+static void save_state(struct watch *w, struct mstate *ms);
+
+/* Hooks start in queue order, so everything below the oldest hook still
+ * queued is done. */
+static void update_hook_uid(struct mstate *ms)
+{
+	if (g_queue_is_empty(&ms->pending))
+		ms->st.hook_uid = ms->st.last_uid;
+	else
+		ms->st.hook_uid = GPOINTER_TO_UINT(g_queue_peek_head(&ms->pending)) - 1;
+}
+
+static void hook_started(void *data)
+{
+	struct hook_ctx *ctx = data;
+	struct mstate *ms = ctx->ms;
+	g_queue_remove(&ms->pending, GUINT_TO_POINTER(ctx->uid));
+	if (ms->in_report) {
+		g_free(ctx);
+		return;
+	}
+	uint32_t before = ms->st.hook_uid;
+	update_hook_uid(ms);
+	if (ms->st.hook_uid != before)
+		save_state(ctx->w, ms);
+	g_free(ctx);
+}
+
+/* Messages up to notified were notified before (a hook was still
+ * queued when mailbell stopped): they only get their hook. */
+static void report(struct watch *w, struct mstate *ms, GPtrArray *msgs, bool catchup,
+	uint32_t notified)
 {
 	struct mb_account *a = w->acct;
 	bool notify = mb_account_config_notify(a->config, a->ac);
 	const char *hook = mb_account_config_hook(a->config, a->ac);
-	if (hook && !*hook)
-		hook = NULL;
+	unsigned *actions = g_new0(unsigned, msgs->len ? msgs->len : 1);
+	const struct mb_rule **rules = g_new0(const struct mb_rule *, msgs->len ? msgs->len : 1);
 	unsigned n_notify = 0;
-	const struct mb_message *last_notified = NULL;
 
 	for (guint i = 0; i < msgs->len; i++) {
 		const struct mb_message *m = msgs->pdata[i];
@@ -75,32 +113,47 @@ static void report(struct watch *w, struct mstate *ms, GPtrArray *msgs, bool sum
 			g_debug("%s: uid %u is already \\Seen: not reported", w->name, m->uid);
 			continue;
 		}
-		const struct mb_rule *rule = mb_rules_match(a->config->rules, m->from_address);
-		unsigned actions = rule ? rule->actions : MB_ACTION_NOTIFY | MB_ACTION_HOOK;
-		if (actions & MB_ACTION_IGNORE) {
+		rules[i] = mb_rules_match(a->config->rules, m->from_address);
+		actions[i] = rules[i] ? rules[i]->actions : MB_ACTION_NOTIFY | MB_ACTION_HOOK;
+		if (actions[i] & MB_ACTION_IGNORE) {
 			g_info("%s: uid %u from %s ignored by rule %s", w->name, m->uid,
-				m->from_address, rule->name);
+				m->from_address, rules[i]->name);
+			actions[i] = 0;
 			continue;
 		}
-		g_info("%s: new message uid %u from %s%s%s", w->name, m->uid, m->from,
-			rule ? ", rule " : "", rule ? rule->name : "");
-		if (notify && (actions & MB_ACTION_NOTIFY)) {
+		if (!notify || m->uid <= notified)
+			actions[i] &= ~(unsigned)MB_ACTION_NOTIFY;
+		if (!hook)
+			actions[i] &= ~(unsigned)MB_ACTION_HOOK;
+		if (actions[i] & MB_ACTION_NOTIFY)
 			n_notify++;
-			last_notified = m;
-			if (!summarize)
-				mb_notify_message(m);
-		}
-		if (hook && (actions & MB_ACTION_HOOK))
-			mb_hook_run(hook, m, rule ? rule->name : NULL);
 	}
-	if (summarize && n_notify == 1) {
-		mb_notify_message(last_notified);
-	} else if (summarize && n_notify > 1) {
+	bool summarize = catchup && n_notify > a->config->catchup_summary;
+	for (guint i = 0; i < msgs->len; i++) {
+		const struct mb_message *m = msgs->pdata[i];
+		if (!actions[i])
+			continue;
+		g_info("%s: new message uid %u from %s%s%s", w->name, m->uid, m->from,
+			rules[i] ? ", rule " : "", rules[i] ? rules[i]->name : "");
+		if ((actions[i] & MB_ACTION_NOTIFY) && !summarize)
+			mb_notify_message(m);
+		if (actions[i] & MB_ACTION_HOOK) {
+			struct hook_ctx *ctx = g_new0(struct hook_ctx, 1);
+			ctx->w = w;
+			ctx->ms = ms;
+			ctx->uid = m->uid;
+			g_queue_push_tail(&ms->pending, GUINT_TO_POINTER(m->uid));
+			mb_hook_run(hook, m, rules[i] ? rules[i]->name : NULL, hook_started, ctx);
+		}
+	}
+	if (summarize) {
 		char *summary = g_strdup_printf("%u new messages in %s/%s while offline", n_notify,
 			a->ac->name, ms->name);
 		mb_notify_text(summary, "", "email.arrived", false);
 		g_free(summary);
 	}
+	g_free(actions);
+	g_free(rules);
 }
 
 static void save_state(struct watch *w, struct mstate *ms)
@@ -147,17 +200,27 @@ static void on_messages(struct mb_imap_session *session, const struct mb_imap_ma
 	if (rebaselined)
 		g_info("%s: %s: starting from UID %u (UIDVALIDITY %u)", w->name, mailbox,
 			last_uid + 1, uidvalidity);
+	struct mb_mailbox_state before = ms->st;
+	uint32_t notified = ms->st.last_uid;
+	if (ms->st.uidvalidity != uidvalidity || rebaselined) {
+		/* Old UIDs mean nothing under a new UIDVALIDITY. */
+		g_queue_clear(&ms->pending);
+		notified = 0;
+	}
+	ms->st.uidvalidity = uidvalidity;
+	ms->st.last_uid = MAX(last_uid, notified);
+	ms->st.highestmodseq = progress->highestmodseq;
+	ms->in_report = true;
 	if (catchup && !ms->reported_before && !c->catchup && msgs->len > 0)
 		g_message("%s: %s: %u messages arrived while mailbell was not running: not reported (catchup = no)",
 			w->name, mailbox, msgs->len);
 	else
-		report(w, ms, msgs, catchup && msgs->len > c->catchup_summary);
+		report(w, ms, msgs, catchup, notified);
+	ms->in_report = false;
 	ms->reported_before = true;
-	bool changed = ms->st.uidvalidity != uidvalidity || ms->st.last_uid != last_uid
-		|| ms->st.highestmodseq != progress->highestmodseq;
-	ms->st.uidvalidity = uidvalidity;
-	ms->st.last_uid = last_uid;
-	ms->st.highestmodseq = progress->highestmodseq;
+	update_hook_uid(ms);
+	bool changed = before.uidvalidity != ms->st.uidvalidity || before.last_uid != ms->st.last_uid
+		|| before.hook_uid != ms->st.hook_uid || before.highestmodseq != ms->st.highestmodseq;
 	if (changed)
 		save_state(w, ms);
 	g_ptr_array_unref(msgs);
@@ -171,7 +234,7 @@ static void assign(struct watch *w, char **names)
 		struct mb_imap_mailbox m = {
 			.name = ms->name,
 			.uidvalidity = ms->st.uidvalidity,
-			.last_uid = ms->st.last_uid,
+			.last_uid = ms->st.hook_uid,
 			.highestmodseq = ms->st.highestmodseq,
 		};
 		g_array_append_val(list, m);
@@ -373,9 +436,17 @@ static void cred_cleanup(struct watch *w)
 	}
 }
 
+/* Which secret the sign-in needs: an OAuth2 token for xoauth2/oauthbearer,
+ * or for auto when a token command is set; else the password. */
+static bool uses_oauth(const struct mb_account_config *ac)
+{
+	return ac->auth == MB_AUTH_XOAUTH2 || ac->auth == MB_AUTH_OAUTHBEARER
+		|| (ac->auth == MB_AUTH_AUTO && ac->oauth_token_cmd);
+}
+
 static const char *cred_key(const struct mb_account *a)
 {
-	return a->ac->oauth_token_cmd ? "oauth_token_cmd" : "password_cmd";
+	return uses_oauth(a->ac) ? "oauth_token_cmd" : "password_cmd";
 }
 
 static void cred_failed(struct watch *w, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
@@ -450,7 +521,7 @@ static void connect_watch(struct watch *w)
 	w->waiting_network = false;
 	if (a->stopping || w->session || w->cred_proc)
 		return;
-	const char *cmd = a->ac->oauth_token_cmd ? a->ac->oauth_token_cmd : a->ac->password_cmd;
+	const char *cmd = uses_oauth(a->ac) ? a->ac->oauth_token_cmd : a->ac->password_cmd;
 	if (!cmd) {
 		start_session(w, a->ac->password);
 		return;
@@ -495,6 +566,7 @@ static void watch_free(struct watch *w)
 
 static void mstate_free(struct mstate *ms)
 {
+	g_queue_clear(&ms->pending);
 	g_free(ms->name);
 	g_free(ms);
 }
@@ -512,6 +584,8 @@ struct mb_account *mb_account_create(const struct mb_config *config,
 		(GDestroyNotify)mstate_free);
 	a->watches = g_ptr_array_new();
 	g_ptr_array_add(a->watches, watch_new(a, g_strdupv(ac->mailboxes), ac->name));
+	if (ac->tls == MB_TLS_NONE)
+		g_warning("%s: tls = none: the password and all mail travel unencrypted", ac->name);
 	return a;
 }
 

@@ -14,6 +14,8 @@ struct job {
 	char *command;
 	char **env;
 	char *label; /* "work/INBOX uid 42" */
+	mb_hook_started_fn started;
+	void *data;
 };
 
 struct running {
@@ -27,6 +29,7 @@ struct running {
 static unsigned hook_timeout = 60;
 static unsigned hook_max = 4;
 static unsigned n_running;
+static bool flushing;
 static GQueue queue = G_QUEUE_INIT;
 
 void mb_hook_init(unsigned timeout, unsigned max_running)
@@ -124,7 +127,7 @@ static void hook_exited(GObject *source, GAsyncResult *res, gpointer data)
 
 static void start_next(void)
 {
-	while (n_running < hook_max && !g_queue_is_empty(&queue)) {
+	while ((n_running < hook_max || flushing) && !g_queue_is_empty(&queue)) {
 		struct job *job = g_queue_pop_head(&queue);
 		/* stdin is /dev/null (GIO's default): the daemon's own stdin may
 		 * be a terminal. stdout and stderr go where the daemon's go. */
@@ -134,6 +137,8 @@ static void start_next(void)
 		const char *argv[] = { "/bin/sh", "-c", job->command, NULL };
 		GSubprocess *proc = g_subprocess_launcher_spawnv(l, argv, &error);
 		g_object_unref(l);
+		if (job->started)
+			job->started(job->data);
 		if (!proc) {
 			g_warning("hook for %s: cannot start /bin/sh: %s", job->label, error->message);
 			g_error_free(error);
@@ -152,9 +157,18 @@ static void start_next(void)
 	}
 }
 
-void mb_hook_run(const char *command, const struct mb_message *msg, const char *rule)
+void mb_hook_flush(void)
+{
+	flushing = true;
+	start_next();
+}
+
+void mb_hook_run(const char *command, const struct mb_message *msg, const char *rule,
+	mb_hook_started_fn started, void *data)
 {
 	struct job *job = g_new0(struct job, 1);
+	job->started = started;
+	job->data = data;
 	job->command = g_strdup(command);
 	job->env = mb_hook_environ(NULL, msg, rule);
 	job->label = g_strdup_printf("%s/%s uid %u", msg->account, msg->mailbox, msg->uid);

@@ -11,10 +11,20 @@
 /* Sets the limits: timeout in seconds (0: none), max_running hooks at once. */
 void mb_hook_init(unsigned timeout, unsigned max_running);
 
+/* Called once when a queued hook has been started (or failed to start,
+ * which is logged): from then on the message is the hook's business. */
+typedef void (*mb_hook_started_fn)(void *data);
+
 /* Queues command for msg. rule is the matching rule's name or NULL. Both
- * strings and msg are copied as needed; nothing is kept borrowed. A hook that
- * cannot start or fails is logged; it never stops the daemon. */
-void mb_hook_run(const char *command, const struct mb_message *msg, const char *rule);
+ * strings and msg are copied; nothing is kept borrowed. started (may be NULL)
+ * runs with data when the hook starts, possibly from within this call. A hook
+ * that cannot start or fails is logged; it never stops the daemon. */
+void mb_hook_run(const char *command, const struct mb_message *msg, const char *rule,
+	mb_hook_started_fn started, void *data);
+
+/* Starts every queued hook now, ignoring the limit on running hooks; for
+ * shutdown, so that no message handed to a hook is lost. */
+void mb_hook_flush(void);
 
 /* Number of hooks running or queued. */
 unsigned mb_hook_pending(void);

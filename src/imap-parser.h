@@ -63,7 +63,9 @@ struct mb_imap_response {
 	 * "ID", "VANISHED", ... NULL for status responses and continuations. */
 	char *name;
 	/* Untagged data after the name, e.g. the FETCH list or the capability
-	 * atoms, as a LIST value (never NULL for data responses). */
+	 * atoms, as a LIST value (never NULL for data responses). It holds the
+	 * values as they appear: for "* 2 FETCH (UID 2 ...)" data->items[0] is
+	 * the (UID 2 ...) list; for "* 3 EXISTS" data is an empty list. */
 	struct mb_imap_value *data;
 	/* Status responses: the response code (RFC 3501 section 7.1), e.g.
 	 * code = "UIDVALIDITY", code_text = "1795986951"; code upper-cased,
@@ -87,7 +89,9 @@ enum mb_imap_parse_result {
 struct mb_imap_parser;
 
 /* Creates a parser. max_literal limits any one literal in octets (0 means
- * MB_IMAP_MAX_LITERAL). Never returns NULL (aborts on out of memory like GLib). */
+ * MB_IMAP_MAX_LITERAL); a whole response (lines and literals) is limited to
+ * 2 * max_literal + MB_IMAP_MAX_LINE octets. Never returns NULL (aborts on out
+ * of memory like GLib). */
 struct mb_imap_parser *mb_imap_parser_create(size_t max_literal);
 
 /* Frees the parser and any buffered bytes. NULL is a no-op. */
@@ -127,7 +131,8 @@ bool mb_imap_parse_u64(const char *s, uint64_t *out);
 
 /* Case-insensitive lookup of a named item in a FETCH list such as
  * (UID 5 FLAGS (\Seen) ENVELOPE (...)): returns the value that follows the
- * atom name, or NULL. list must be a LIST value. */
+ * atom name, or NULL. list must be a LIST value; the resp->data of a FETCH
+ * response (a list holding just the msg-att list) is accepted as well. */
 const struct mb_imap_value *mb_imap_fetch_item(const struct mb_imap_value *list, const char *name);
 
 /* True when a LIST value of flags holds flag (case-insensitive). */

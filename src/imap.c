@@ -581,7 +581,7 @@ static void list_next(struct mb_imap_session *s)
 	}
 	session_unref(s);
 	if (s->mboxes->len == 0) {
-		close_session(s, MB_IMAP_CLOSE_LOGOUT, "no mailbox to watch on this connection");
+		close_session(s, MB_IMAP_CLOSE_REFUSED, "no configured mailbox exists on the server");
 		return;
 	}
 	s->use_notify = has_notify && s->mboxes->len > 1;
@@ -743,11 +743,14 @@ static void go_idle(struct mb_imap_session *s)
 		send_fetch(s);
 		return;
 	}
-	for (guint i = 0; i < s->mboxes->len; i++) {
-		if (((struct mbox *)s->mboxes->pdata[i])->dirty || !s->cur) {
-			sync_next(s);
-			return;
-		}
+	/* Back to the first mailbox after fetching from another one, so new
+	 * mail there arrives as EXISTS under IDLE. */
+	bool resync = !s->cur || s->cur != s->mboxes->pdata[0];
+	for (guint i = 0; i < s->mboxes->len && !resync; i++)
+		resync = ((struct mbox *)s->mboxes->pdata[i])->dirty;
+	if (resync) {
+		sync_next(s);
+		return;
 	}
 	if (s->use_notify && !s->notify_set) {
 		sync_next(s);
@@ -1162,8 +1165,15 @@ static void handle_tagged(struct mb_imap_session *s, const struct mb_imap_respon
 		break;
 	case CMD_EXAMINE:
 		if (!ok) {
-			close_session(s, MB_IMAP_CLOSE_REFUSED, "cannot open mailbox %s: %s",
-				s->examining->name, text);
+			/* One missing mailbox must not silence the others; it is
+			 * looked for again at the next sign-in. */
+			g_warning("%s: cannot open mailbox %s: %s", s->name, s->examining->name, text);
+			g_ptr_array_remove(s->mboxes, s->examining);
+			s->examining = NULL;
+			if (s->mboxes->len == 0)
+				close_session(s, MB_IMAP_CLOSE_REFUSED, "no configured mailbox can be opened");
+			else
+				sync_next(s);
 		} else {
 			s->cur = s->examining;
 			examine_done(s);

@@ -58,6 +58,8 @@ static gboolean on_signal(gpointer data)
 	}
 	shutting_down = true;
 	g_message("signal %d: logging out", GPOINTER_TO_INT(data));
+	/* Messages already taken from the server must reach their hooks. */
+	mb_hook_flush();
 	stopping_accounts = accounts->len + 1;
 	for (guint i = 0; i < accounts->len; i++)
 		mb_account_stop(accounts->pdata[i], account_stopped, NULL);

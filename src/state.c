@@ -104,9 +104,13 @@ bool mb_state_get(struct mb_state *state, const char *account, const char *mailb
 		ok = false;
 	}
 	if (ok) {
+		uint64_t hook = last;
 		read_u64(kf, group, "highestmodseq", &modseq);
+		if (read_u64(kf, group, "hook_uid", &hook) && hook > last)
+			hook = last;
 		out->uidvalidity = (uint32_t)uv;
 		out->last_uid = (uint32_t)last;
+		out->hook_uid = (uint32_t)hook;
 		out->highestmodseq = modseq;
 	}
 	g_free(group);
@@ -124,6 +128,8 @@ bool mb_state_set(struct mb_state *state, const char *account, const char *mailb
 	g_key_file_set_value(kf, group, "uidvalidity", buf);
 	g_snprintf(buf, sizeof buf, "%u", value->last_uid);
 	g_key_file_set_value(kf, group, "last_uid", buf);
+	g_snprintf(buf, sizeof buf, "%u", value->hook_uid);
+	g_key_file_set_value(kf, group, "hook_uid", buf);
 	g_snprintf(buf, sizeof buf, "%" G_GUINT64_FORMAT, (guint64)value->highestmodseq);
 	g_key_file_set_value(kf, group, "highestmodseq", buf);
 	g_free(group);

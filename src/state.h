@@ -13,7 +13,10 @@ struct mb_state;
 
 struct mb_mailbox_state {
 	uint32_t uidvalidity;   /* 0: nothing known */
-	uint32_t last_uid;      /* highest UID handed to notify/hook */
+	uint32_t last_uid;      /* highest UID fetched and notified */
+	uint32_t hook_uid;      /* every UID up to this one had its hook
+	                         * started (<= last_uid); the next fetch starts
+	                         * after it so no hook is lost to a crash */
 	uint64_t highestmodseq; /* 0: unknown or no CONDSTORE */
 };
 
