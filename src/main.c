@@ -81,9 +81,16 @@ static void resumed(const char *how)
 {
 	if (shutting_down)
 		return;
-	g_message("resumed from suspend (%s): reconnecting", how);
+	g_message("%s: reconnecting every account", how);
 	for (guint i = 0; i < accounts->len; i++)
 		mb_account_resumed(accounts->pdata[i]);
+}
+
+/* For the user's own sleep or VPN scripts: reconnect now. */
+static gboolean on_usr1(gpointer data)
+{
+	resumed("SIGUSR1");
+	return G_SOURCE_CONTINUE;
 }
 
 static gint64 boot_minus_monotonic(void)
@@ -101,7 +108,7 @@ static gboolean on_suspend_check(gpointer data)
 	gint64 now = boot_minus_monotonic();
 	if (now - sleep_offset > (gint64)SUSPEND_GAP * G_USEC_PER_SEC) {
 		sleep_offset = now;
-		resumed("clock gap");
+		resumed("resumed from suspend (clock gap)");
 	}
 	sleep_offset = now;
 	return G_SOURCE_CONTINUE;
@@ -115,7 +122,7 @@ static void on_prepare_for_sleep(GDBusConnection *bus, const char *sender, const
 		g_variant_get(params, "(b)", &going_down);
 	if (!going_down) {
 		sleep_offset = boot_minus_monotonic();
-		resumed("logind");
+		resumed("resumed from suspend (logind)");
 	}
 }
 
@@ -197,6 +204,7 @@ int main(int argc, char **argv)
 	}
 	g_unix_signal_add(SIGINT, on_signal, GINT_TO_POINTER(SIGINT));
 	g_unix_signal_add(SIGTERM, on_signal, GINT_TO_POINTER(SIGTERM));
+	g_unix_signal_add(SIGUSR1, on_usr1, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
 	GNetworkMonitor *monitor = g_network_monitor_get_default();
