@@ -136,6 +136,7 @@ struct mb_imap_session {
 	bool idle_refused;
 	gint64 idle_retry_at;    /* monotonic microseconds */
 	bool announced;          /* "idling on" logged */
+	bool polling_told;       /* "polling" logged: once per session */
 
 	guint deadline;
 	guint timer;             /* keepalive or poll */
@@ -255,6 +256,9 @@ static gboolean on_deadline(gpointer user_data)
 	s->deadline = 0;
 	if (s->state == S_LOGOUT)
 		close_session(s, MB_IMAP_CLOSE_LOGOUT, "logged out (server did not answer LOGOUT)");
+	else if (s->state == S_IDLING || s->state == S_POLL_WAIT)
+		close_session(s, MB_IMAP_CLOSE_ERROR, "server left a response unfinished for %us",
+			s->timeout);
 	else
 		close_session(s, MB_IMAP_CLOSE_ERROR, "server did not answer within %us (%s)",
 			s->probing ? MIN(s->timeout, PROBE_TIMEOUT) : s->timeout,
@@ -772,10 +776,13 @@ static void go_idle(struct mb_imap_session *s)
 	clear_source(&s->deadline);
 	clear_source(&s->timer);
 	s->timer = g_timeout_add_seconds(s->poll_interval, on_timer, s);
-	if (!s->announced) {
-		s->announced = true;
+	if (!s->polling_told) {
+		s->polling_told = true;
 		g_message("%s: polling %s every %us (server has no usable IDLE)", s->name,
 			s->cur->name, s->poll_interval);
+	}
+	if (!s->announced) {
+		s->announced = true;
 		s->ev.idling(s, s->data);
 	}
 }
@@ -1205,7 +1212,6 @@ static void handle_tagged(struct mb_imap_session *s, const struct mb_imap_respon
 		{
 			GPtrArray *msgs = s->fetched;
 			s->fetched = g_ptr_array_new_with_free_func((GDestroyNotify)mb_message_destroy);
-			g_ptr_array_set_free_func(msgs, NULL);
 			for (guint i = 0; i < msgs->len; i++) {
 				const struct mb_message *m = msgs->pdata[i];
 				if (m->uid > s->cur->last_uid)
@@ -1221,8 +1227,14 @@ static void handle_tagged(struct mb_imap_session *s, const struct mb_imap_respon
 			/* R7: IDLE refused; poll for a while, then try again. */
 			s->idle_refused = true;
 			s->idle_retry_at = g_get_monotonic_time() + (gint64)s->keepalive * G_USEC_PER_SEC;
-			g_message("%s: server refused IDLE (%s): polling every %us", s->name, text,
-				s->poll_interval);
+			/* Said once per session: refused again at a retry
+			 * (every keepalive) is for the verbose log only. */
+			if (s->polling_told)
+				g_info("%s: server refused IDLE again (%s)", s->name, text);
+			else
+				g_message("%s: server refused IDLE (%s): polling every %us", s->name,
+					text, s->poll_interval);
+			s->polling_told = true;
 			go_idle(s);
 		} else if (s->renew || s->probing) {
 			s->renew = false;
@@ -1292,7 +1304,11 @@ static void on_input(struct mb_net *net, const char *buf, size_t len, void *data
 		trace_input(s, buf, len);
 	session_ref(s);
 	if (!mb_imap_parser_feed(s->parser, buf, len)) {
-		close_session(s, MB_IMAP_CLOSE_ERROR, "malformed response: over the size limits");
+		struct mb_imap_response *r = NULL;
+		const char *err = NULL;
+		mb_imap_parser_next(s->parser, &r, &err); /* says which bound */
+		close_session(s, MB_IMAP_CLOSE_ERROR, "malformed response: %s",
+			err ? err : "over the size limits");
 		goto out;
 	}
 	while (s->state != S_CLOSED && s->state != S_TLS_HANDSHAKE && !s->destroyed) {
@@ -1308,6 +1324,16 @@ static void on_input(struct mb_net *net, const char *buf, size_t len, void *data
 		}
 		handle_response(s, r);
 		mb_imap_response_free(r);
+	}
+	if ((s->state == S_IDLING || s->state == S_POLL_WAIT) && !s->destroyed) {
+		/* No command runs here, so no deadline either: a response the
+		 * server starts and never finishes (a line or literal that never
+		 * ends) would hold the connection until the next keepalive. Give
+		 * it the command timeout, counted from its first byte. */
+		if (mb_imap_parser_pending(s->parser) == 0)
+			clear_source(&s->deadline);
+		else if (!s->deadline)
+			arm_deadline(s, s->timeout);
 	}
 out:
 	session_unref(s);
