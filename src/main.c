@@ -161,14 +161,17 @@ int main(int argc, char **argv)
 	GError *error = NULL;
 	if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
 		fprintf(stderr, "mailbell: %s\nTry 'mailbell --help'.\n", error->message);
+		g_error_free(error);
+		g_option_context_free(ctx);
 		return 64; /* EX_USAGE */
 	}
 	g_option_context_free(ctx);
-	if (version) {
-		printf("mailbell %s\n", MB_VERSION);
-		return 0;
-	}
-	if (argc > 1) {
+	if (version || argc > 1) {
+		g_free(config_path);
+		if (version) {
+			printf("mailbell %s\n", MB_VERSION);
+			return 0;
+		}
 		fprintf(stderr, "mailbell: unexpected argument '%s'\nTry 'mailbell --help'.\n", argv[1]);
 		return 64;
 	}
@@ -177,8 +180,10 @@ int main(int argc, char **argv)
 	if (!config_path)
 		config_path = mb_config_default_path();
 	struct mb_config *config = mb_config_load(config_path, &error);
+	g_free(config_path);
 	if (!config) {
 		fprintf(stderr, "mailbell: %s\n", error->message);
+		g_error_free(error);
 		return MB_EXIT_CONFIG;
 	}
 
@@ -186,6 +191,8 @@ int main(int argc, char **argv)
 	struct mb_state *state = mb_state_open(config->state_dir, &error);
 	if (!state) {
 		fprintf(stderr, "mailbell: %s\n", error->message);
+		g_error_free(error);
+		mb_config_destroy(config);
 		return 73; /* EX_CANTCREAT */
 	}
 
@@ -227,6 +234,5 @@ int main(int argc, char **argv)
 	mb_state_destroy(state);
 	mb_config_destroy(config);
 	g_main_loop_unref(loop);
-	g_free(config_path);
 	return 0;
 }
