@@ -52,6 +52,10 @@ struct parser {
 	GHashTable *general_seen; /* [general] may appear more than once */
 	GHashTable *account_lines; /* account name -> header line */
 	GHashTable *rule_lines;    /* rule name -> header line */
+	/* inih's line buffer holds 199 characters (INI_MAX_LINE is fixed when
+	 * the library is built): a longer "key = value" line reaches inih as
+	 * "key =" and its value waits here for handle_pair(). */
+	char *long_value;
 };
 
 struct setting;
@@ -717,6 +721,10 @@ static char *
 read_line(char *str, int num, void *stream)
 {
 	struct parser *p = stream;
+	if (p->long_value) {
+		explicit_bzero(p->long_value, strlen(p->long_value));
+		g_clear_pointer(&p->long_value, g_free);
+	}
 	if (p->error || p->pos >= p->size)
 		return NULL;
 	const char *line = p->data + p->pos;
@@ -748,11 +756,28 @@ read_line(char *str, int num, void *stream)
 		fail(p, p->lineno, "line is not valid UTF-8");
 		return NULL;
 	}
-	if (num < 2 || len > (size_t)num - 1) {
-		fail(p, p->lineno, "line is too long (the limit is %d characters)", num - 1);
-		return NULL;
-	}
 	const char *end = line + len;
+	if (num < 2 || len > (size_t)num - 1) {
+		const char *sep = *line == '[' ? end : find_chars_or_comment(line, end, "=:");
+		size_t klen = (size_t)(sep - line);
+		if (sep == end || klen + 2 > (size_t)num - 1) {
+			fail(p, p->lineno, "line is too long (the limit is %d characters "
+				"but for values)", num - 1);
+			return NULL;
+		}
+		/* The value as inih would give it: trimmed, an inline ';'
+		 * comment cut off. */
+		const char *v = sep + 1;
+		while (v < end && is_space(*v))
+			v++;
+		const char *vend = find_chars_or_comment(v, end, "");
+		while (vend > v && is_space(vend[-1]))
+			vend--;
+		p->long_value = g_strndup(v, (size_t)(vend - v));
+		memcpy(str, line, klen + 1);
+		str[klen + 1] = '\0';
+		return str;
+	}
 
 	if (*line == '[') {
 		const char *close = find_chars_or_comment(line + 1, end, "]");
@@ -792,6 +817,8 @@ handle_pair(void *user, const char *section, const char *key, const char *value)
 	(void)section; /* tracked by read_line(), uncut */
 	if (p->error)
 		return 0;
+	if (p->long_value)
+		value = p->long_value;
 	if (p->kind == SECTION_NONE)
 		return fail(p, p->lineno, "'%s' is outside any section: put it under [general], "
 			"[account NAME] or [rule NAME]", key);
@@ -919,6 +946,10 @@ mb_config_load(const char *path, GError **error)
 	g_hash_table_destroy(p.account_lines);
 	g_hash_table_destroy(p.rule_lines);
 	g_free(p.label);
+	if (p.long_value) {
+		explicit_bzero(p.long_value, strlen(p.long_value));
+		g_free(p.long_value);
+	}
 	/* The file may hold a password. */
 	memset(data, 0, size);
 	g_free(data);

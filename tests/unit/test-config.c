@@ -620,10 +620,27 @@ START_TEST(test_long_line)
 	mb_config_destroy(c);
 	g_free(text);
 
-	g_string_append_c(line, 'x');
-	text = g_strconcat(ACCOUNT, line->str, "\n", NULL);
+	/* longer values are taken whole, inline comment cut as inih would */
+	GString *big = g_string_new(NULL);
+	while (big->len < 1000)
+		g_string_append(big, "echo \"$MAILBELL_SUBJECT\" >> /tmp/x; ");
+	g_strstrip(big->str);
+	text = g_strconcat(ACCOUNT, "hook =   ", big->str, "   ; a comment\n", NULL);
+	c = load_ok(text);
+	ck_assert_str_eq(account(c, 0)->hook, big->str);
+	mb_config_destroy(c);
+	g_free(text);
+	g_string_free(big, TRUE);
+
+	/* a key (or section header) that long is still an error */
+	GString *key = g_string_new(NULL);
+	while (key->len < 250)
+		g_string_append_c(key, 'k');
+	g_string_append(key, " = v");
+	text = g_strconcat(ACCOUNT, key->str, "\n", NULL);
 	write_config(text, 0600);
 	g_free(text);
+	g_string_free(key, TRUE);
 	GError *error = NULL;
 	c = mb_config_load(cfg_path, &error);
 	ck_assert_ptr_null(c);
