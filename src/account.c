@@ -2,7 +2,9 @@
 
 #include "account.h"
 
+#include <signal.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <gio/gio.h>
 
@@ -431,9 +433,23 @@ static void cred_cleanup(struct watch *w)
 		g_clear_object(&w->cred_cancel);
 	}
 	if (w->cred_proc) {
+		/* The whole process group (see cred_child_setup); the
+		 * identifier is NULL once the shell was reaped, and then the
+		 * number may belong to someone else. */
+		const char *id = g_subprocess_get_identifier(w->cred_proc);
+		if (id)
+			kill(-(pid_t)g_ascii_strtoll(id, NULL, 10), SIGKILL);
 		g_subprocess_force_exit(w->cred_proc);
 		g_clear_object(&w->cred_proc);
 	}
+}
+
+/* A credential command runs in a process group of its own so that the
+ * deadline ends all of it: killing only the shell would leave a hung
+ * password manager (or its pinentry) behind, one more per sign-in attempt. */
+static void cred_child_setup(gpointer data)
+{
+	setpgid(0, 0);
 }
 
 /* Which secret the sign-in needs: an OAuth2 token for xoauth2/oauthbearer,
@@ -529,8 +545,19 @@ static void connect_watch(struct watch *w)
 	/* Run afresh for every sign-in: tokens expire and keyrings lock. */
 	GError *error = NULL;
 	const char *argv[] = { "/bin/sh", "-c", cmd, NULL };
-	w->cred_proc = g_subprocess_newv(argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE
-		| G_SUBPROCESS_FLAGS_STDERR_PIPE, &error);
+	GSubprocessLauncher *launcher = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE
+		| G_SUBPROCESS_FLAGS_STDERR_PIPE);
+	g_subprocess_launcher_set_child_setup(launcher, cred_child_setup, NULL, NULL);
+	w->cred_proc = g_subprocess_launcher_spawnv(launcher, argv, &error);
+	g_object_unref(launcher);
+	if (w->cred_proc) {
+		/* Also from this side, so that a kill right after the spawn
+		 * finds the group (the usual double setpgid). */
+		const char *id = g_subprocess_get_identifier(w->cred_proc);
+		pid_t pid = id ? (pid_t)g_ascii_strtoll(id, NULL, 10) : 0;
+		if (pid > 0)
+			setpgid(pid, pid);
+	}
 	if (!w->cred_proc) {
 		cred_failed(w, "cannot start: %s", error->message);
 		g_error_free(error);

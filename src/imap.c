@@ -534,6 +534,11 @@ static struct mbox *find_mbox(struct mb_imap_session *s, const char *name)
 static void send_examine(struct mb_imap_session *s, struct mbox *m)
 {
 	set_state(s, S_EXAMINE);
+	/* Mail that reached the mailbox we leave and was not yet announced
+	 * as EXISTS is dropped on the switch (Dovecot), and NOTIFY only tells
+	 * of later changes: ask STATUS of the others once back on the first. */
+	if (s->use_notify && s->cur && s->cur != s->mboxes->pdata[0])
+		s->status_due = true;
 	s->cur = NULL; /* a failed EXAMINE leaves no mailbox selected */
 	s->examining = m;
 	s->uidvalidity = 0;
