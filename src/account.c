@@ -371,6 +371,7 @@ static void on_closed(struct mb_imap_session *session, enum mb_imap_close how,
 		return;
 	}
 	gint64 now = g_get_monotonic_time();
+	bool was_healthy = w->healthy_since != 0;
 	if (w->healthy_since && now - w->healthy_since >= (gint64)STABLE_AFTER * G_USEC_PER_SEC)
 		w->backoff = BACKOFF_MIN;
 	w->healthy_since = 0;
@@ -390,7 +391,10 @@ static void on_closed(struct mb_imap_session *session, enum mb_imap_close how,
 		break;
 	default:
 		g_warning("%s: %s", w->name, reason);
-		delay = w->backoff;
+		/* A session that was working (R9, R10: the server ended it)
+		 * is replaced at once the first time; the backoff still grows
+		 * so a server that keeps doing it is not hammered. */
+		delay = was_healthy && w->backoff == BACKOFF_MIN ? 0 : w->backoff;
 		w->backoff = MIN(w->backoff * 2, BACKOFF_MAX);
 		break;
 	}

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <gio/gio.h>
 
@@ -75,12 +76,27 @@ static void job_free(struct job *job)
 
 static void start_next(void);
 
+/* Each hook leads a process group of its own (see hook_child_setup), so a
+ * timeout ends everything it started, not just /bin/sh. The identifier is
+ * NULL once the shell was reaped; the number may then be someone else's. */
+static void signal_group(struct running *r, int sig)
+{
+	const char *id = g_subprocess_get_identifier(r->proc);
+	if (id)
+		kill(-(pid_t)g_ascii_strtoll(id, NULL, 10), sig);
+}
+
+static void hook_child_setup(gpointer data)
+{
+	setpgid(0, 0);
+}
+
 static gboolean on_kill(gpointer data)
 {
 	struct running *r = data;
 	r->kill_timer = 0;
 	g_warning("hook for %s ignored SIGTERM; killing it", r->label);
-	g_subprocess_force_exit(r->proc);
+	signal_group(r, SIGKILL);
 	return G_SOURCE_REMOVE;
 }
 
@@ -89,7 +105,7 @@ static gboolean on_term(gpointer data)
 	struct running *r = data;
 	r->term_timer = 0;
 	g_warning("hook for %s still running after %us; sending SIGTERM", r->label, hook_timeout);
-	g_subprocess_send_signal(r->proc, SIGTERM);
+	signal_group(r, SIGTERM);
 	r->kill_timer = g_timeout_add_seconds(KILL_GRACE, on_kill, r);
 	return G_SOURCE_REMOVE;
 }
@@ -133,6 +149,7 @@ static void start_next(void)
 		 * be a terminal. stdout and stderr go where the daemon's go. */
 		GSubprocessLauncher *l = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_NONE);
 		g_subprocess_launcher_set_environ(l, job->env);
+		g_subprocess_launcher_set_child_setup(l, hook_child_setup, NULL, NULL);
 		GError *error = NULL;
 		const char *argv[] = { "/bin/sh", "-c", job->command, NULL };
 		GSubprocess *proc = g_subprocess_launcher_spawnv(l, argv, &error);

@@ -1329,6 +1329,11 @@ static void on_input(struct mb_net *net, const char *buf, size_t len, void *data
 		}
 		handle_response(s, r);
 		mb_imap_response_free(r);
+		/* A long catch-up over a slow link is progress, not a hang:
+		 * each complete FETCH response buys another deadline. A
+		 * response that never completes still runs out. */
+		if (s->state == S_FETCH && s->deadline)
+			arm_deadline(s, s->timeout);
 	}
 	if ((s->state == S_IDLING || s->state == S_POLL_WAIT) && !s->destroyed) {
 		/* No command runs here, so no deadline either: a response the
