@@ -63,13 +63,15 @@ static void connect_watch(struct watch *w);
 
 /* --- reporting ---------------------------------------------------------- */
 
+/* Holds the account, not the watch: a watch may be replaced (new mailbox
+ * shares at a sign-in) while its messages' hooks still wait in the queue. */
 struct hook_ctx {
-	struct watch *w;
+	struct mb_account *acct;
 	struct mstate *ms;
 	uint32_t uid;
 };
 
-static void save_state(struct watch *w, struct mstate *ms);
+static void save_state(struct mb_account *a, struct mstate *ms);
 
 /* Hooks start in queue order, so everything below the oldest hook still
  * queued is done. */
@@ -93,7 +95,7 @@ static void hook_started(void *data)
 	uint32_t before = ms->st.hook_uid;
 	update_hook_uid(ms);
 	if (ms->st.hook_uid != before)
-		save_state(ctx->w, ms);
+		save_state(ctx->acct, ms);
 	g_free(ctx);
 }
 
@@ -125,7 +127,10 @@ static void report(struct watch *w, struct mstate *ms, GPtrArray *msgs, bool cat
 		}
 		if (!notify || m->uid <= notified)
 			actions[i] &= ~(unsigned)MB_ACTION_NOTIFY;
-		if (!hook)
+		/* After a reconnect the fetch starts above hook_uid, so a
+		 * message whose hook still waits in the queue comes again: it
+		 * must not get a second run. */
+		if (!hook || g_queue_find(&ms->pending, GUINT_TO_POINTER(m->uid)))
 			actions[i] &= ~(unsigned)MB_ACTION_HOOK;
 		if (actions[i] & MB_ACTION_NOTIFY)
 			n_notify++;
@@ -141,7 +146,7 @@ static void report(struct watch *w, struct mstate *ms, GPtrArray *msgs, bool cat
 			mb_notify_message(m);
 		if (actions[i] & MB_ACTION_HOOK) {
 			struct hook_ctx *ctx = g_new0(struct hook_ctx, 1);
-			ctx->w = w;
+			ctx->acct = w->acct;
 			ctx->ms = ms;
 			ctx->uid = m->uid;
 			g_queue_push_tail(&ms->pending, GUINT_TO_POINTER(m->uid));
@@ -158,11 +163,11 @@ static void report(struct watch *w, struct mstate *ms, GPtrArray *msgs, bool cat
 	g_free(rules);
 }
 
-static void save_state(struct watch *w, struct mstate *ms)
+static void save_state(struct mb_account *a, struct mstate *ms)
 {
 	GError *error = NULL;
-	if (!mb_state_set(w->acct->state, w->acct->ac->name, ms->name, &ms->st, &error)) {
-		g_warning("%s: cannot save state: %s", w->name, error->message);
+	if (!mb_state_set(a->state, a->ac->name, ms->name, &ms->st, &error)) {
+		g_warning("%s: %s: cannot save state: %s", a->ac->name, ms->name, error->message);
 		g_error_free(error);
 	}
 }
@@ -224,7 +229,7 @@ static void on_messages(struct mb_imap_session *session, const struct mb_imap_ma
 	bool changed = before.uidvalidity != ms->st.uidvalidity || before.last_uid != ms->st.last_uid
 		|| before.hook_uid != ms->st.hook_uid || before.highestmodseq != ms->st.highestmodseq;
 	if (changed)
-		save_state(w, ms);
+		save_state(w->acct, ms);
 	g_ptr_array_unref(msgs);
 }
 

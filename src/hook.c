@@ -44,6 +44,17 @@ unsigned mb_hook_pending(void)
 	return n_running + queue.length;
 }
 
+/* Per variable, octets: far below the kernel's 128 KiB per string. */
+#define HOOK_VALUE_MAX 16384
+
+static char **setenv_capped(char **env, const char *name, const char *value)
+{
+	char *v = mb_message_ellipsize(value, HOOK_VALUE_MAX);
+	env = g_environ_setenv(env, name, v, TRUE);
+	g_free(v);
+	return env;
+}
+
 char **mb_hook_environ(char **base, const struct mb_message *msg, const char *rule)
 {
 	char **env = base ? g_strdupv(base) : g_get_environ();
@@ -54,12 +65,12 @@ char **mb_hook_environ(char **base, const struct mb_message *msg, const char *ru
 	env = g_environ_setenv(env, "MAILBELL_UID", num, TRUE);
 	g_snprintf(num, sizeof num, "%u", msg->uidvalidity);
 	env = g_environ_setenv(env, "MAILBELL_UIDVALIDITY", num, TRUE);
-	env = g_environ_setenv(env, "MAILBELL_FROM", msg->from, TRUE);
-	env = g_environ_setenv(env, "MAILBELL_FROM_NAME", msg->from_name, TRUE);
-	env = g_environ_setenv(env, "MAILBELL_FROM_ADDRESS", msg->from_address, TRUE);
-	env = g_environ_setenv(env, "MAILBELL_SUBJECT", msg->subject, TRUE);
-	env = g_environ_setenv(env, "MAILBELL_DATE", msg->date, TRUE);
-	env = g_environ_setenv(env, "MAILBELL_MESSAGE_ID", msg->message_id, TRUE);
+	env = setenv_capped(env, "MAILBELL_FROM", msg->from);
+	env = setenv_capped(env, "MAILBELL_FROM_NAME", msg->from_name);
+	env = setenv_capped(env, "MAILBELL_FROM_ADDRESS", msg->from_address);
+	env = setenv_capped(env, "MAILBELL_SUBJECT", msg->subject);
+	env = setenv_capped(env, "MAILBELL_DATE", msg->date);
+	env = setenv_capped(env, "MAILBELL_MESSAGE_ID", msg->message_id);
 	g_snprintf(num, sizeof num, "%u", msg->size);
 	env = g_environ_setenv(env, "MAILBELL_SIZE", num, TRUE);
 	env = g_environ_setenv(env, "MAILBELL_RULE", rule ? rule : "", TRUE);

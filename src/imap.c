@@ -14,6 +14,10 @@
 /* Deadline for LOGOUT and for a probe, seconds: shutdown and network changes
  * must not wait the full command timeout. */
 #define LOGOUT_TIMEOUT 3
+/* Octets fetched per message of each group of header fields (subject, date
+ * and message-id; from and sender), so a huge From can't push the subject
+ * out. */
+#define MB_HEADER_FETCH_MAX 16384
 #define PROBE_TIMEOUT 10
 
 #define STATES(X) \
@@ -626,8 +630,14 @@ static void send_fetch(struct mb_imap_session *s)
 	set_state(s, S_FETCH);
 	s->need_fetch = false;
 	g_ptr_array_set_size(s->fetched, 0);
-	char *text = g_strdup_printf("UID FETCH %u:* (UID FLAGS RFC822.SIZE ENVELOPE)",
-		s->cur->last_uid + 1);
+	/* Header fields rather than ENVELOPE: as a literal with a partial
+	 * limit, a sender's 2 MB From header costs 16 KiB and parses, where an
+	 * ENVELOPE line would pass the parser's line limit every time and
+	 * block the mailbox for good. */
+	char *text = g_strdup_printf("UID FETCH %u:* (UID FLAGS RFC822.SIZE "
+		"BODY.PEEK[HEADER.FIELDS (SUBJECT DATE MESSAGE-ID)]<0.%u> "
+		"BODY.PEEK[HEADER.FIELDS (FROM SENDER)]<0.%u>)",
+		s->cur->last_uid + 1, MB_HEADER_FETCH_MAX, MB_HEADER_FETCH_MAX);
 	send_command(s, CMD_FETCH, text);
 	g_free(text);
 }
@@ -1013,6 +1023,17 @@ static void handle_untagged(struct mb_imap_session *s, const struct mb_imap_resp
 			return;
 		}
 		handle_code(s, r);
+		if ((r->status == MB_IMAP_STATUS_NO || r->status == MB_IMAP_STATUS_BAD)
+		    && !r->code && s->state == S_IDLING) {
+			/* A bare warning in the middle of IDLE may mean the session
+			 * is broken (Dovecot: "* NO Internal error" when the mailbox
+			 * was deleted under us, the BYE only at the next command):
+			 * renew now, not at the next keepalive, lest mail in a
+			 * recreated mailbox fall under the new baseline. Warnings
+			 * with a code (R15: WEBALERT, ALERT) are information. */
+			s->renew = true;
+			send_done(s);
+		}
 		return;
 	}
 	if (s->state == S_GREETING) {

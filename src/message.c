@@ -593,6 +593,8 @@ static const struct mb_imap_value *pick_address(const struct mb_imap_value *list
 	return NULL;
 }
 
+static void set_from_fields(struct mb_message *msg, char *name, char *address);
+
 static void set_sender(struct mb_message *msg, const struct mb_imap_value *env)
 {
 	const struct mb_imap_value *from = &env->items[ENV_FROM];
@@ -630,6 +632,12 @@ static void set_sender(struct mb_message *msg, const struct mb_imap_value *env)
 			}
 		}
 	}
+	set_from_fields(msg, name, address);
+}
+
+/* Takes ownership of name and address (either may be NULL). */
+static void set_from_fields(struct mb_message *msg, char *name, char *address)
+{
 	if (name == NULL)
 		name = g_strdup("");
 	if (address == NULL)
@@ -649,15 +657,13 @@ static void set_sender(struct mb_message *msg, const struct mb_imap_value *env)
 
 /* RFC 3339 with a numeric offset; formatted by hand because GLib's %Y does
  * not pad years below 1000 to four digits. */
-static char *format_date(const struct mb_imap_value *v)
+static char *format_date_text(const char *raw, size_t len)
 {
 	GDateTime *dt;
 	char *text;
 	char *result = NULL;
 
-	if (!is_string(v))
-		return g_strdup("");
-	text = mb_message_sanitize(v->str, v->len);
+	text = mb_message_sanitize(raw, len);
 	dt = g_mime_utils_header_decode_date(text);
 	g_free(text);
 	if (dt != NULL) {
@@ -676,6 +682,128 @@ static char *format_date(const struct mb_imap_value *v)
 		g_date_time_unref(dt);
 	}
 	return result != NULL ? result : g_strdup("");
+}
+
+static char *format_date(const struct mb_imap_value *v)
+{
+	return is_string(v) ? format_date_text(v->str, v->len) : g_strdup("");
+}
+
+/* --- header fields (BODY.PEEK[HEADER.FIELDS (...)]) ------------------------ */
+
+/* The unfolded raw value of the first field called name in a header block,
+ * or NULL. RFC 5322 2.2.3: a line starting with white space continues the
+ * field before it. */
+static char *header_field(const char *hdr, size_t len, const char *name)
+{
+	size_t nlen = strlen(name);
+	const char *p = hdr, *end = hdr + len;
+	while (p < end) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p));
+		const char *next = eol ? eol + 1 : end;
+		if ((size_t)(end - p) > nlen && g_ascii_strncasecmp(p, name, nlen) == 0) {
+			const char *q = p + nlen;
+			while (q < next && (*q == ' ' || *q == '\t'))
+				q++;
+			if (q < next && *q == ':') {
+				GString *v = g_string_new_len(q + 1, (gssize)(next - q - 1));
+				while (next < end && (*next == ' ' || *next == '\t')) {
+					const char *e2 = memchr(next, '\n', (size_t)(end - next));
+					const char *n2 = e2 ? e2 + 1 : end;
+					g_string_append_len(v, next, (gssize)(n2 - next));
+					next = n2;
+				}
+				/* unfolding drops the line breaks, keeps the white space */
+				char *out = g_string_free(v, FALSE), *o = out;
+				for (const char *c = out; *c; c++)
+					if (*c != '\r' && *c != '\n')
+						*o++ = *c;
+				*o = '\0';
+				return g_strstrip(out);
+			}
+		}
+		p = next;
+	}
+	return NULL;
+}
+
+/* First real mailbox of an address list header (groups looked into). */
+static bool parse_address(const char *raw, char **name_r, char **address_r)
+{
+	char *utf8 = raw_to_utf8(raw, strlen(raw));
+	InternetAddressList *list = internet_address_list_parse(parser_options, utf8);
+	g_free(utf8);
+	bool found = false;
+	for (int i = 0; list && i < internet_address_list_length(list) && !found; i++) {
+		InternetAddress *ia = internet_address_list_get_address(list, i);
+		InternetAddressList *members = NULL;
+		if (INTERNET_ADDRESS_IS_GROUP(ia))
+			members = internet_address_group_get_members(INTERNET_ADDRESS_GROUP(ia));
+		int n = members ? internet_address_list_length(members) : 1;
+		for (int j = 0; j < n && !found; j++) {
+			InternetAddress *m = members ? internet_address_list_get_address(members, j) : ia;
+			if (!INTERNET_ADDRESS_IS_MAILBOX(m))
+				continue;
+			const char *addr = internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(m));
+			const char *name = internet_address_get_name(m);
+			if ((!addr || !*addr) && (!name || !*name))
+				continue;
+			*address_r = mb_message_sanitize(addr ? addr : "", addr ? strlen(addr) : 0);
+			*name_r = mb_message_sanitize(name ? name : "", name ? strlen(name) : 0);
+			found = true;
+		}
+	}
+	if (list)
+		g_object_unref(list);
+	return found;
+}
+
+static void set_from_headers(struct mb_message *msg, const struct mb_imap_value *hdr)
+{
+	static const char *const senders[] = { "From", "Sender" };
+	char *name = NULL, *address = NULL;
+	for (size_t i = 0; i < G_N_ELEMENTS(senders) && !address; i++) {
+		char *raw = header_field(hdr->str, hdr->len, senders[i]);
+		if (raw)
+			parse_address(raw, &name, &address);
+		g_free(raw);
+	}
+	set_from_fields(msg, name, address);
+
+	char *raw = header_field(hdr->str, hdr->len, "Subject");
+	msg->subject = raw ? mb_message_decode_header(raw, strlen(raw)) : g_strdup("");
+	g_free(raw);
+	raw = header_field(hdr->str, hdr->len, "Date");
+	msg->date = raw ? format_date_text(raw, strlen(raw)) : g_strdup("");
+	g_free(raw);
+	raw = header_field(hdr->str, hdr->len, "Message-ID");
+	msg->message_id = raw ? mb_message_sanitize(raw, strlen(raw)) : g_strdup("");
+	g_free(raw);
+}
+
+/* Every BODY[HEADER.FIELDS (...)]<0> item, whatever the field lists,
+ * joined into one header block; NULL when there is none. */
+static struct mb_imap_value *header_items(const struct mb_imap_value *list)
+{
+	GString *block = NULL;
+	for (size_t i = 0; i + 1 < list->n_items; i += 2) {
+		const struct mb_imap_value *k = &list->items[i];
+		const struct mb_imap_value *v = &list->items[i + 1];
+		if (k->type != MB_IMAP_ATOM || g_ascii_strncasecmp(k->str, "BODY[HEADER.FIELDS", 18) != 0
+		    || !is_string(v))
+			continue;
+		if (!block)
+			block = g_string_new(NULL);
+		g_string_append_len(block, v->str, (gssize)v->len);
+		g_string_append(block, "\r\n");
+	}
+	if (!block)
+		return NULL;
+	struct mb_imap_value *hdr = g_new0(struct mb_imap_value, 1);
+	hdr->type = MB_IMAP_STRING;
+	hdr->len = block->len;
+	hdr->str = g_string_free(block, FALSE);
+	return hdr;
 }
 
 struct mb_message *mb_message_from_fetch(const struct mb_imap_value *fetch_list,
@@ -718,6 +846,13 @@ struct mb_message *mb_message_from_fetch(const struct mb_imap_value *fetch_list,
 		msg->size = 0;
 	msg->seen = flags_have_seen(fetch_item(fetch_list, "FLAGS"));
 
+	struct mb_imap_value *hdr = env == NULL ? header_items(fetch_list) : NULL;
+	if (hdr != NULL) {
+		set_from_headers(msg, hdr);
+		g_free(hdr->str);
+		g_free(hdr);
+		return msg;
+	}
 	if (env == NULL) {
 		msg->from_name = g_strdup("");
 		msg->from_address = g_strdup("");
@@ -737,6 +872,19 @@ struct mb_message *mb_message_from_fetch(const struct mb_imap_value *fetch_list,
 	msg->message_id = is_string(message_id)
 		? mb_message_sanitize(message_id->str, message_id->len) : g_strdup("");
 	return msg;
+}
+
+char *mb_message_ellipsize(const char *text, size_t max_bytes)
+{
+	size_t len = strlen(text);
+	if (len <= max_bytes)
+		return g_strdup(text);
+	const char *cut = text + max_bytes - 3; /* room for U+2026 */
+	while (cut > text && ((unsigned char)*cut & 0xc0) == 0x80)
+		cut--;
+	GString *out = g_string_new_len(text, (gssize)(cut - text));
+	g_string_append(out, "\u2026");
+	return g_string_free(out, FALSE);
 }
 
 void mb_message_destroy(struct mb_message *msg)

@@ -30,7 +30,9 @@ struct mb_message {
 void mb_message_library_init(void);
 
 /* Builds a message from the item list of an untagged FETCH response
- * (RFC 3501 section 7.4.2): reads UID, FLAGS, RFC822.SIZE and ENVELOPE.
+ * (RFC 3501 section 7.4.2): reads UID, FLAGS, RFC822.SIZE and ENVELOPE, or
+ * instead of ENVELOPE a BODY[HEADER.FIELDS (FROM SENDER SUBJECT DATE
+ * MESSAGE-ID)] items (header blocks, parsed here with GMime).
  * account and mailbox are copied. Returns NULL and sets *errstr_r to a static
  * description when the list lacks a UID or holds a malformed ENVELOPE. A
  * missing ENVELOPE gives empty fields. Free with mb_message_destroy(). */
@@ -47,6 +49,13 @@ char *mb_message_decode_header(const char *raw, size_t len);
  * characters and DEL dropped, tabs and line breaks turned into one space.
  * Returns a newly allocated string (g_free). */
 char *mb_message_sanitize(const char *text, size_t len);
+
+/* Returns a copy of UTF-8 text cut to at most max_bytes octets on a
+ * character boundary, with "…" at the end when something was cut (included
+ * in max_bytes; max_bytes >= 4). g_free() the result. A sender controls
+ * these lengths: an environment variable over 128 KiB would keep a hook from
+ * starting at all. */
+char *mb_message_ellipsize(const char *text, size_t max_bytes);
 
 /* Frees msg. NULL is a no-op. */
 void mb_message_destroy(struct mb_message *msg);

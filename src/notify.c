@@ -7,34 +7,48 @@
 #if HAVE_LIBNOTIFY
 #include <libnotify/notify.h>
 
-static bool initialized;
-static bool outage; /* warned about a missing service, not yet recovered */
+/* libnotify's show is a synchronous D-Bus call: a hung notification service
+ * would freeze IDLE, hooks and signals for 25 s a message. So every call to
+ * libnotify after notify_init() happens on one worker thread, in order; the
+ * main loop only queues. */
+#define QUEUE_MAX 32      /* notifications waiting; more are dropped */
+#define SUMMARY_MAX 256   /* octets */
+#define BODY_MAX 2048
 
-bool mb_notify_init(void)
+struct note {
+	char *summary;
+	char *body;       /* plain text */
+	const char *icon;
+	const char *category;
+	bool urgent;
+};
+
+static bool initialized;
+static GThreadPool *pool;
+static gint queued;
+static bool outage; /* worker thread only: warned about a missing service */
+
+static void note_free(struct note *n)
 {
-	if (!initialized)
-		initialized = notify_init("mailbell");
-	return initialized;
+	g_free(n->summary);
+	g_free(n->body);
+	g_free(n);
 }
 
-static bool show(const char *summary, const char *body_plain, const char *icon,
-	const char *category, bool urgent)
+static void show(gpointer data, gpointer user_data)
 {
-	if (!initialized)
-		return false;
+	struct note *n = data;
 	/* The body may be rendered as markup by the server (body-markup
 	 * capability): escape so mail can't inject tags or links (H9). */
-	char *body = g_markup_escape_text(body_plain ? body_plain : "", -1);
-	NotifyNotification *n = notify_notification_new(summary, body, icon);
+	char *body = g_markup_escape_text(n->body, -1);
+	NotifyNotification *nn = notify_notification_new(n->summary, body, n->icon);
 	g_free(body);
-	if (category)
-		notify_notification_set_category(n, category);
-	notify_notification_set_urgency(n, urgent ? NOTIFY_URGENCY_CRITICAL : NOTIFY_URGENCY_NORMAL);
-	notify_notification_set_hint(n, "desktop-entry", g_variant_new_string("mailbell"));
+	if (n->category)
+		notify_notification_set_category(nn, n->category);
+	notify_notification_set_urgency(nn, n->urgent ? NOTIFY_URGENCY_CRITICAL : NOTIFY_URGENCY_NORMAL);
+	notify_notification_set_hint(nn, "desktop-entry", g_variant_new_string("mailbell"));
 	GError *error = NULL;
-	bool ok = notify_notification_show(n, &error);
-	g_object_unref(n);
-	if (!ok) {
+	if (!notify_notification_show(nn, &error)) {
 		if (!outage)
 			g_warning("cannot show a desktop notification (is a notification service running?): %s",
 				error->message);
@@ -42,11 +56,43 @@ static bool show(const char *summary, const char *body_plain, const char *icon,
 			g_debug("notification not shown: %s", error->message);
 		outage = true;
 		g_error_free(error);
+	} else {
+		if (outage)
+			g_message("desktop notifications work again");
+		outage = false;
+	}
+	g_object_unref(nn);
+	note_free(n);
+	g_atomic_int_add(&queued, -1);
+}
+
+bool mb_notify_init(void)
+{
+	if (!initialized) {
+		initialized = notify_init("mailbell");
+		if (initialized)
+			pool = g_thread_pool_new(show, NULL, 1, TRUE, NULL);
+	}
+	return initialized;
+}
+
+static bool enqueue(const char *summary, const char *body, const char *icon,
+	const char *category, bool urgent)
+{
+	if (!initialized)
+		return false;
+	if (g_atomic_int_get(&queued) >= QUEUE_MAX) {
+		g_debug("notification dropped: %d still waiting for the notification service", QUEUE_MAX);
 		return false;
 	}
-	if (outage)
-		g_message("desktop notifications work again");
-	outage = false;
+	struct note *n = g_new0(struct note, 1);
+	n->summary = mb_message_ellipsize(summary, SUMMARY_MAX);
+	n->body = mb_message_ellipsize(body ? body : "", BODY_MAX);
+	n->icon = icon;
+	n->category = category;
+	n->urgent = urgent;
+	g_atomic_int_inc(&queued);
+	g_thread_pool_push(pool, n, NULL);
 	return true;
 }
 
@@ -54,17 +100,22 @@ bool mb_notify_message(const struct mb_message *msg)
 {
 	const char *summary = *msg->from_name ? msg->from_name
 		: *msg->from_address ? msg->from_address : msg->from;
-	return show(summary, msg->subject, "mail-unread", "email.arrived", false);
+	return enqueue(summary, msg->subject, "mail-unread", "email.arrived", false);
 }
 
 bool mb_notify_text(const char *summary, const char *body, const char *category, bool urgent)
 {
-	return show(summary, body, urgent ? "dialog-warning" : "mail-unread", category, urgent);
+	return enqueue(summary, body, urgent ? "dialog-warning" : "mail-unread", category, urgent);
 }
 
 void mb_notify_shutdown(void)
 {
-	if (initialized)
+	if (!initialized)
+		return;
+	/* Don't wait for a hung service; the process is about to exit. */
+	bool idle = g_atomic_int_get(&queued) == 0;
+	g_thread_pool_free(pool, TRUE, idle);
+	if (idle)
 		notify_uninit();
 	initialized = false;
 }

@@ -10,13 +10,15 @@
  * libnotify. Does not need a notification service to be running yet. */
 bool mb_notify_init(void);
 
-/* Shows a new-mail notification: summary = sender name (else address),
- * body = subject, markup-escaped; icon "mail-unread", category
- * "email.arrived". When no notification service answers, logs one warning
- * per outage and returns false. */
+/* Queues a new-mail notification: summary = sender name (else address),
+ * body = subject, markup-escaped, both cut to a sane length; icon
+ * "mail-unread", category "email.arrived". Never blocks: libnotify runs on a
+ * worker thread. When no notification service answers, one warning is logged
+ * per outage. Returns false when not initialized or when too many
+ * notifications are already waiting (the service hangs). */
 bool mb_notify_message(const struct mb_message *msg);
 
-/* Shows a notification with plain summary and body (escaped here), for
+/* Queues a notification with plain summary and body (escaped later), for
  * alerts, sign-in failures and catch-up summaries. category may be NULL. */
 bool mb_notify_text(const char *summary, const char *body, const char *category, bool urgent);
 

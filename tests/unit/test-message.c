@@ -989,6 +989,91 @@ START_TEST(test_wire_full)
 }
 END_TEST
 
+/* Header fields instead of ENVELOPE, as mailbell fetches them: two
+ * BODY[HEADER.FIELDS (...)]<0> literals (subject group first). */
+static struct mb_message *header_message(const char *subject_block, const char *from_block)
+{
+	GString *w = g_string_new("* 7 FETCH (UID 9 FLAGS () RFC822.SIZE 1234 ");
+	g_string_append_printf(w, "BODY[HEADER.FIELDS (SUBJECT DATE MESSAGE-ID)]<0> {%zu}\r\n%s ",
+		strlen(subject_block), subject_block);
+	g_string_append_printf(w, "BODY[HEADER.FIELDS (FROM SENDER)]<0> {%zu}\r\n%s)\r\n",
+		strlen(from_block), from_block);
+	struct mb_imap_response *resp;
+	const struct mb_imap_value *list = parse_fetch(w->str, w->len, &resp);
+	const char *err = NULL;
+	struct mb_message *msg = mb_message_from_fetch(list, "work", "INBOX", 42, &err);
+	ck_assert_msg(msg != NULL, "%s", err);
+	mb_imap_response_free(resp);
+	g_string_free(w, TRUE);
+	return msg;
+}
+
+START_TEST(test_headers_basic)
+{
+	struct mb_message *m = header_message(
+		"Subject: =?UTF-8?B?SGVsbG8gw6l0w6k=?=\r\n"
+		"Date: Wed, 17 Jul 1996 02:23:25 -0700\r\n"
+		"Message-ID: <abc@example.org>\r\n\r\n",
+		"From: \"Doe, Jane\" <jane@example.org>\r\n\r\n");
+	ck_assert_uint_eq(m->uid, 9);
+	ck_assert_uint_eq(m->size, 1234);
+	ck_assert_str_eq(m->subject, "Hello été");
+	ck_assert_str_eq(m->date, "1996-07-17T02:23:25-07:00");
+	ck_assert_str_eq(m->message_id, "<abc@example.org>");
+	ck_assert_str_eq(m->from_name, "Doe, Jane");
+	ck_assert_str_eq(m->from_address, "jane@example.org");
+	ck_assert_str_eq(m->from, "Doe, Jane <jane@example.org>");
+	mb_message_destroy(m);
+}
+END_TEST
+
+START_TEST(test_headers_folded_8bit_group)
+{
+	/* folded subject with raw windows-1252 bytes; From is a group */
+	struct mb_message *m = header_message(
+		"subject: \x93Quoted\x94\r\n and folded\r\n\r\n",
+		"From: Team: =?ISO-8859-1?Q?Andr=E9?= <andre@example.org>, b@x.org;\r\n"
+		"Sender: s@example.org\r\n\r\n");
+	ck_assert_str_eq(m->subject, "\u201cQuoted\u201d and folded");
+	ck_assert_str_eq(m->from_name, "André");
+	ck_assert_str_eq(m->from_address, "andre@example.org");
+	ck_assert_str_eq(m->date, "");
+	ck_assert_str_eq(m->message_id, "");
+	mb_message_destroy(m);
+}
+END_TEST
+
+START_TEST(test_headers_empty_from)
+{
+	/* "From: <>" (bounces) falls back to Sender; with neither, a placeholder */
+	struct mb_message *m = header_message("Subject: x\r\n\r\n",
+		"From: <>\r\nSender: Mailer <mailer@example.org>\r\n\r\n");
+	ck_assert_str_eq(m->from_address, "mailer@example.org");
+	mb_message_destroy(m);
+	m = header_message("Subject: x\r\n\r\n", "From: <>\r\n\r\n");
+	ck_assert_str_eq(m->from, "(unknown sender)");
+	ck_assert_str_eq(m->from_address, "");
+	mb_message_destroy(m);
+	m = header_message("\r\n", "\r\n");
+	ck_assert_str_eq(m->from, "(unknown sender)");
+	ck_assert_str_eq(m->subject, "");
+	mb_message_destroy(m);
+}
+END_TEST
+
+START_TEST(test_ellipsize)
+{
+	char *s = mb_message_ellipsize("short", 16);
+	ck_assert_str_eq(s, "short");
+	g_free(s);
+	/* cut on a character boundary: "ééé" is 6 octets */
+	s = mb_message_ellipsize("ééééé", 8);
+	ck_assert_str_eq(s, "éé\u2026");
+	ck_assert(g_utf8_validate(s, -1, NULL));
+	g_free(s);
+}
+END_TEST
+
 static Suite *message_suite(void)
 {
 	Suite *s = suite_create("message");
@@ -1046,6 +1131,10 @@ static Suite *message_suite(void)
 	tcase_add_test(tc, test_wire_r24);
 	tcase_add_test(tc, test_wire_r11);
 	tcase_add_test(tc, test_wire_full);
+	tcase_add_test(tc, test_headers_basic);
+	tcase_add_test(tc, test_headers_folded_8bit_group);
+	tcase_add_test(tc, test_headers_empty_from);
+	tcase_add_test(tc, test_ellipsize);
 	suite_add_tcase(s, tc);
 	return s;
 }
