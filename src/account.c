@@ -42,6 +42,7 @@ struct watch {
 	bool failure_told;          /* the user heard of this failure streak */
 	GSubprocess *cred_proc;
 	GCancellable *cred_cancel;
+	pid_t cred_pgid;            /* process group of the running command */
 	guint cred_timer;
 };
 
@@ -71,7 +72,7 @@ struct hook_ctx {
 	uint32_t uid;
 };
 
-static void save_state(struct mb_account *a, struct mstate *ms);
+static void save_state(struct mb_account *a, struct mstate *ms, bool durable);
 
 /* Hooks start in queue order, so everything below the oldest hook still
  * queued is done. */
@@ -95,7 +96,7 @@ static void hook_started(void *data)
 	uint32_t before = ms->st.hook_uid;
 	update_hook_uid(ms);
 	if (ms->st.hook_uid != before)
-		save_state(ctx->acct, ms);
+		save_state(ctx->acct, ms, false); /* a crash, not a power loss */
 	g_free(ctx);
 }
 
@@ -135,7 +136,9 @@ static void report(struct watch *w, struct mstate *ms, GPtrArray *msgs, bool cat
 		if (actions[i] & MB_ACTION_NOTIFY)
 			n_notify++;
 	}
-	bool summarize = catchup && n_notify > a->config->catchup_summary;
+	/* A flood (catch-up, or a mail sync that lands hundreds at once)
+	 * becomes one notification; hooks still run per message. */
+	bool summarize = n_notify > a->config->catchup_summary;
 	for (guint i = 0; i < msgs->len; i++) {
 		const struct mb_message *m = msgs->pdata[i];
 		if (!actions[i])
@@ -154,8 +157,8 @@ static void report(struct watch *w, struct mstate *ms, GPtrArray *msgs, bool cat
 		}
 	}
 	if (summarize) {
-		char *summary = g_strdup_printf("%u new messages in %s/%s while offline", n_notify,
-			a->ac->name, ms->name);
+		char *summary = g_strdup_printf("%u new messages in %s/%s%s", n_notify,
+			a->ac->name, ms->name, catchup ? " while offline" : "");
 		mb_notify_text(summary, "", "email.arrived", false);
 		g_free(summary);
 	}
@@ -163,10 +166,10 @@ static void report(struct watch *w, struct mstate *ms, GPtrArray *msgs, bool cat
 	g_free(rules);
 }
 
-static void save_state(struct mb_account *a, struct mstate *ms)
+static void save_state(struct mb_account *a, struct mstate *ms, bool durable)
 {
 	GError *error = NULL;
-	if (!mb_state_set(a->state, a->ac->name, ms->name, &ms->st, &error)) {
+	if (!mb_state_set(a->state, a->ac->name, ms->name, &ms->st, durable, &error)) {
 		g_warning("%s: %s: cannot save state: %s", a->ac->name, ms->name, error->message);
 		g_error_free(error);
 	}
@@ -229,7 +232,7 @@ static void on_messages(struct mb_imap_session *session, const struct mb_imap_ma
 	bool changed = before.uidvalidity != ms->st.uidvalidity || before.last_uid != ms->st.last_uid
 		|| before.hook_uid != ms->st.hook_uid || before.highestmodseq != ms->st.highestmodseq;
 	if (changed)
-		save_state(w->acct, ms);
+		save_state(w->acct, ms, true);
 	g_ptr_array_unref(msgs);
 }
 
@@ -442,15 +445,16 @@ static void cred_cleanup(struct watch *w)
 		g_clear_object(&w->cred_cancel);
 	}
 	if (w->cred_proc) {
-		/* The whole process group (see cred_child_setup); the
-		 * identifier is NULL once the shell was reaped, and then the
-		 * number may belong to someone else. */
-		const char *id = g_subprocess_get_identifier(w->cred_proc);
-		if (id)
-			kill(-(pid_t)g_ascii_strtoll(id, NULL, 10), SIGKILL);
+		/* The whole process group (see cred_child_setup), remembered at
+		 * spawn: the shell may be gone while a child it left in the
+		 * background still holds stdout. A group id is not reused while
+		 * any member lives. */
+		if (w->cred_pgid > 0)
+			kill(-w->cred_pgid, SIGKILL);
 		g_subprocess_force_exit(w->cred_proc);
 		g_clear_object(&w->cred_proc);
 	}
+	w->cred_pgid = 0;
 }
 
 /* A credential command runs in a process group of its own so that the
@@ -524,6 +528,7 @@ static void on_cred_done(GObject *source, GAsyncResult *res, gpointer data)
 		}
 	}
 	g_clear_object(&w->cred_proc);
+	w->cred_pgid = 0;
 	if (out) {
 		explicit_bzero(out, strlen(out));
 		g_free(out);
@@ -566,6 +571,7 @@ static void connect_watch(struct watch *w)
 		pid_t pid = id ? (pid_t)g_ascii_strtoll(id, NULL, 10) : 0;
 		if (pid > 0)
 			setpgid(pid, pid);
+		w->cred_pgid = pid;
 	}
 	if (!w->cred_proc) {
 		cred_failed(w, "cannot start: %s", error->message);

@@ -219,6 +219,11 @@ expand_path(const char *value)
 static char **
 split_list(struct parser *p, const struct setting *s, const char *value, bool lower)
 {
+	/* g_strsplit("") gives no items at all: an empty list, never meant */
+	if (value[strspn(value, " \t")] == '\0') {
+		fail(p, p->lineno, "empty value for %s", s->key);
+		return NULL;
+	}
 	char **items = g_strsplit(value, ",", -1);
 	GPtrArray *out = g_ptr_array_new_with_free_func(g_free);
 	for (char **item = items; *item; item++) {

@@ -30,7 +30,6 @@ struct running {
 static unsigned hook_timeout = 60;
 static unsigned hook_max = 4;
 static unsigned n_running;
-static bool flushing;
 static GQueue queue = G_QUEUE_INIT;
 
 void mb_hook_init(unsigned timeout, unsigned max_running)
@@ -154,7 +153,7 @@ static void hook_exited(GObject *source, GAsyncResult *res, gpointer data)
 
 static void start_next(void)
 {
-	while ((n_running < hook_max || flushing) && !g_queue_is_empty(&queue)) {
+	while (n_running < hook_max && !g_queue_is_empty(&queue)) {
 		struct job *job = g_queue_pop_head(&queue);
 		/* stdin is /dev/null (GIO's default): the daemon's own stdin may
 		 * be a terminal. stdout and stderr go where the daemon's go. */
@@ -183,12 +182,6 @@ static void start_next(void)
 		g_subprocess_wait_async(proc, NULL, hook_exited, r);
 		job_free(job);
 	}
-}
-
-void mb_hook_flush(void)
-{
-	flushing = true;
-	start_next();
 }
 
 void mb_hook_run(const char *command, const struct mb_message *msg, const char *rule,

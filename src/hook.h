@@ -22,9 +22,6 @@ typedef void (*mb_hook_started_fn)(void *data);
 void mb_hook_run(const char *command, const struct mb_message *msg, const char *rule,
 	mb_hook_started_fn started, void *data);
 
-/* Starts every queued hook now, ignoring the limit on running hooks; for
- * shutdown, so that no message handed to a hook is lost. */
-void mb_hook_flush(void);
 
 /* Number of hooks running or queued. */
 unsigned mb_hook_pending(void);

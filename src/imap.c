@@ -625,10 +625,22 @@ static void after_auth(struct mb_imap_session *s)
 	after_id(s);
 }
 
+static void emit_messages(struct mb_imap_session *s, GPtrArray *msgs);
+
 static void send_fetch(struct mb_imap_session *s)
 {
-	set_state(s, S_FETCH);
 	s->need_fetch = false;
+	if (s->cur->last_uid == UINT32_MAX) {
+		/* UIDs are 32-bit (RFC 3501 2.3.1.1): nothing can follow, and
+		 * "UID FETCH 0:*" would be invalid. Only a new UIDVALIDITY
+		 * gets this mailbox going again. */
+		g_warning("%s: %s: the server used the highest possible UID", s->name, s->cur->name);
+		emit_messages(s, g_ptr_array_new());
+		if (s->state != S_CLOSED)
+			go_idle(s);
+		return;
+	}
+	set_state(s, S_FETCH);
 	g_ptr_array_set_size(s->fetched, 0);
 	/* Header fields rather than ENVELOPE: as a literal with a partial
 	 * limit, a sender's 2 MB From header costs 16 KiB and parses, where an
@@ -1065,6 +1077,8 @@ static void handle_untagged(struct mb_imap_session *s, const struct mb_imap_resp
 
 static void handle_continuation(struct mb_imap_session *s, const struct mb_imap_response *r)
 {
+	if (s->state == S_LOGOUT)
+		return; /* the "+" of an IDLE that DONE and LOGOUT already ended */
 	struct cmd *c = g_queue_peek_tail(&s->cmds);
 	if (!c) {
 		close_session(s, MB_IMAP_CLOSE_ERROR, "unexpected continuation request");

@@ -58,8 +58,12 @@ static gboolean on_signal(gpointer data)
 	}
 	shutting_down = true;
 	g_message("signal %d: logging out", GPOINTER_TO_INT(data));
-	/* Messages already taken from the server must reach their hooks. */
-	mb_hook_flush();
+	/* Hooks still queued are not started now (a backlog would fork
+	 * hundreds at once); the state's hook_uid makes them run after the
+	 * next start. */
+	if (mb_hook_pending() > 0)
+		g_message("%u hook(s) still queued or running; queued ones run at the next start",
+			mb_hook_pending());
 	stopping_accounts = accounts->len + 1;
 	for (guint i = 0; i < accounts->len; i++)
 		mb_account_stop(accounts->pdata[i], account_stopped, NULL);
@@ -195,6 +199,14 @@ int main(int argc, char **argv)
 		mb_config_destroy(config);
 		return 73; /* EX_CANTCREAT */
 	}
+	if (!mb_state_lock(state, &error)) {
+		fprintf(stderr, "mailbell: %s\n", error->message);
+		bool busy = g_error_matches(error, G_FILE_ERROR, G_FILE_ERROR_AGAIN);
+		g_error_free(error);
+		mb_state_destroy(state);
+		mb_config_destroy(config);
+		return busy ? 75 : 73; /* EX_TEMPFAIL, EX_CANTCREAT */
+	}
 
 	bool want_notify = false;
 	for (guint i = 0; i < config->accounts->len; i++)
@@ -211,6 +223,8 @@ int main(int argc, char **argv)
 	}
 	g_unix_signal_add(SIGINT, on_signal, GINT_TO_POINTER(SIGINT));
 	g_unix_signal_add(SIGTERM, on_signal, GINT_TO_POINTER(SIGTERM));
+	/* A closed terminal or session: leave as politely as on SIGTERM. */
+	g_unix_signal_add(SIGHUP, on_signal, GINT_TO_POINTER(SIGHUP));
 	g_unix_signal_add(SIGUSR1, on_usr1, NULL);
 	signal(SIGPIPE, SIG_IGN);
 

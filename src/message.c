@@ -541,7 +541,8 @@ static bool mailbox_missing(const struct mb_imap_value *v)
 static bool host_missing(const struct mb_imap_value *v)
 {
 	return !is_string(v) || v->len == 0 || value_is(v, "MISSING_DOMAIN")
-		|| value_is(v, ".MISSING-HOST-NAME.") || value_is(v, ".SYNTAX-ERROR.");
+		|| value_is(v, ".MISSING-HOST-NAME.") || value_is(v, ".SYNTAX-ERROR.")
+		|| value_is(v, "SYNTAX_ERROR");
 }
 
 static bool is_group_end(const struct mb_imap_value *a)

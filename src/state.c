@@ -3,12 +3,16 @@
 #include "state.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include "imap-parser.h"
 
 struct mb_state {
 	char *dir;
+	int lock_fd;
 	GHashTable *files; /* account name -> GKeyFile */
 };
 
@@ -24,6 +28,7 @@ struct mb_state *mb_state_open(const char *dir, GError **error)
 	}
 	struct mb_state *state = g_new0(struct mb_state, 1);
 	state->dir = path;
+	state->lock_fd = -1;
 	state->files = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
 		(GDestroyNotify)g_key_file_unref);
 	return state;
@@ -34,8 +39,35 @@ void mb_state_destroy(struct mb_state *state)
 	if (!state)
 		return;
 	g_hash_table_unref(state->files);
+	if (state->lock_fd >= 0)
+		close(state->lock_fd);
 	g_free(state->dir);
 	g_free(state);
+}
+
+bool mb_state_lock(struct mb_state *state, GError **error)
+{
+	char *path = g_build_filename(state->dir, "lock", NULL);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		int e = errno;
+		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(e),
+			"cannot use state directory %s: %s", state->dir, g_strerror(e));
+		g_free(path);
+		return false;
+	}
+	g_free(path);
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		int e = errno;
+		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(e),
+			e == EWOULDBLOCK ? "another mailbell is running with state directory %s"
+				: "cannot lock state directory %s: %s", state->dir, g_strerror(e));
+		close(fd);
+		return false;
+	}
+	/* Kept open (and locked) until exit; hooks don't inherit it. */
+	state->lock_fd = fd;
+	return true;
 }
 
 const char *mb_state_dir(const struct mb_state *state)
@@ -118,7 +150,7 @@ bool mb_state_get(struct mb_state *state, const char *account, const char *mailb
 }
 
 bool mb_state_set(struct mb_state *state, const char *account, const char *mailbox,
-	const struct mb_mailbox_state *value, GError **error)
+	const struct mb_mailbox_state *value, bool durable, GError **error)
 {
 	GKeyFile *kf = load(state, account);
 	char *group = group_name(mailbox);
@@ -138,7 +170,8 @@ bool mb_state_set(struct mb_state *state, const char *account, const char *mailb
 	char *data = g_key_file_to_data(kf, &len, NULL);
 	char *path = file_path(state, account);
 	bool ok = g_file_set_contents_full(path, data, (gssize)len,
-		G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE, 0600, error);
+		G_FILE_SET_CONTENTS_CONSISTENT | (durable ? G_FILE_SET_CONTENTS_DURABLE : 0), 0600,
+		error);
 	g_free(path);
 	g_free(data);
 	return ok;

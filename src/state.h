@@ -38,10 +38,18 @@ const char *mb_state_dir(const struct mb_state *state);
 bool mb_state_get(struct mb_state *state, const char *account, const char *mailbox,
 	struct mb_mailbox_state *out);
 
-/* Stores account/mailbox and rewrites the account's file atomically. Returns
- * false and sets *error when the file cannot be written (the in-memory value
- * is kept, so the next write may succeed). */
+/* Stores account/mailbox and rewrites the account's file atomically
+ * (temporary file, rename), with fsync when durable: survives a crash of
+ * mailbell either way, a power loss only when durable. Returns false and
+ * sets *error when the file cannot be written (the in-memory value is kept,
+ * so the next write may succeed). */
 bool mb_state_set(struct mb_state *state, const char *account, const char *mailbox,
-	const struct mb_mailbox_state *value, GError **error);
+	const struct mb_mailbox_state *value, bool durable, GError **error);
+
+/* Takes an exclusive lock on the state directory (a "lock" file in it) for
+ * the life of the process: two mailbells with one state directory would run
+ * every hook twice and overwrite each other's state. Returns false and sets
+ * *error when another process holds it or the directory is not writable. */
+bool mb_state_lock(struct mb_state *state, GError **error);
 
 #endif

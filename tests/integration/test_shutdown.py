@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
-"""SIGTERM and SIGINT: every account sends LOGOUT, mailbell exits 0 promptly."""
+"""SIGTERM, SIGINT and SIGHUP: every account sends LOGOUT, mailbell exits 0 promptly. Only one
+mailbell may use a state directory."""
 
+import os
 import signal
+import subprocess
 import sys
 import time
 
@@ -35,6 +38,18 @@ class ShutdownTest(h.DovecotTestCase):
 
 	def test_sigint_logs_out_and_exits_0(self):
 		self.check_signal(signal.SIGINT)
+
+	def test_sighup_logs_out_and_exits_0(self):
+		self.check_signal(signal.SIGHUP)
+
+	def test_second_instance_on_same_state_dir_exits_75(self):
+		mb = self.mailbell({'acct': h.Mailbell.account(self.dovecot, 'alice', 'implicit')})
+		mb.wait_idle('acct')
+		r = subprocess.run([h.mailbell_path(), '-c', mb.config], env=mb.env,
+				   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=10)
+		self.assertEqual(r.returncode, 75, r.stderr)
+		self.assertIn('another mailbell is running with state directory', r.stderr)
+		self.assertTrue(mb.running())
 
 	def test_sigterm_while_server_down_exits_0(self):
 		# nothing to log out from: must not hang waiting for a server that is gone

@@ -384,6 +384,8 @@ START_TEST(test_bad_values)
 	assert_error("[account a]\nhost = h\nuser = \n", "3: empty value for user");
 	assert_error("[account a]\nhost = h\nuser = u\npassword =\n", "4: empty value for password");
 	assert_error(ACCOUNT "mailbox =\n", "5: empty value for mailbox");
+	assert_error(ACCOUNT "mailboxes =\n", "5: empty value for mailboxes");
+	assert_error(ACCOUNT "[rule r]\nfrom =  \naction = ignore\n", "6: empty value for from");
 	assert_error(ACCOUNT "mailboxes = INBOX,,Sent\n", "5: empty item in mailboxes list 'INBOX,,Sent'");
 	assert_error(ACCOUNT "mailboxes = INBOX, Sent,\n", "5: empty item in mailboxes list 'INBOX, Sent,'");
 	assert_error(ACCOUNT "mailboxes = INBOX, Sent, INBOX\n", "5: mailbox 'INBOX' is listed twice");
