@@ -573,11 +573,6 @@ void mb_net_write(struct mb_net *net, const void *buf, size_t len)
 		update_write_watch(net);
 }
 
-size_t mb_net_queued(const struct mb_net *net)
-{
-	return net->out->len;
-}
-
 void mb_net_destroy(struct mb_net *net)
 {
 	if (!net)

@@ -56,9 +56,6 @@ bool mb_net_is_tls(const struct mb_net *net);
  * nothing after failure. */
 void mb_net_write(struct mb_net *net, const void *buf, size_t len);
 
-/* Bytes queued but not yet handed to the kernel. */
-size_t mb_net_queued(const struct mb_net *net);
-
 /* Closes the connection (TLS close_notify is not waited for) and frees net.
  * No callback runs afterwards. NULL is a no-op. */
 void mb_net_destroy(struct mb_net *net);

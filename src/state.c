@@ -70,11 +70,6 @@ bool mb_state_lock(struct mb_state *state, GError **error)
 	return true;
 }
 
-const char *mb_state_dir(const struct mb_state *state)
-{
-	return state->dir;
-}
-
 static char *file_path(const struct mb_state *state, const char *account)
 {
 	char *esc = g_uri_escape_string(account, NULL, FALSE);

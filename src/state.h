@@ -29,9 +29,6 @@ struct mb_state *mb_state_open(const char *dir, GError **error);
 /* Frees state. NULL is a no-op. */
 void mb_state_destroy(struct mb_state *state);
 
-/* The directory in use (borrowed). */
-const char *mb_state_dir(const struct mb_state *state);
-
 /* Looks up account/mailbox. Returns false (and zeroes *out) when nothing is
  * stored. A corrupt or unreadable file is logged once as a warning and
  * treated as empty. */
