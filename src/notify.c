@@ -14,6 +14,7 @@
 #define QUEUE_MAX 32      /* notifications waiting; more are dropped */
 #define SUMMARY_MAX 256   /* octets */
 #define BODY_MAX 2048
+#define SHUTDOWN_WAIT 2   /* seconds for queued notifications at exit */
 
 struct note {
 	char *summary;
@@ -112,9 +113,14 @@ void mb_notify_shutdown(void)
 {
 	if (!initialized)
 		return;
-	/* Don't wait for a hung service; the process is about to exit. */
+	/* Queued notifications count as shown in the state file: give a
+	 * working service a moment to take them, but don't wait for a hung
+	 * one; the process is about to exit. */
+	gint64 until = g_get_monotonic_time() + SHUTDOWN_WAIT * G_USEC_PER_SEC;
+	while (g_atomic_int_get(&queued) > 0 && g_get_monotonic_time() < until)
+		g_usleep(10000);
 	bool idle = g_atomic_int_get(&queued) == 0;
-	g_thread_pool_free(pool, TRUE, idle);
+	g_thread_pool_free(pool, !idle, idle);
 	if (idle)
 		notify_uninit();
 	initialized = false;
