@@ -81,6 +81,12 @@ static void on_network_changed(GNetworkMonitor *monitor, gboolean available, gpo
 		mb_account_network_changed(accounts->pdata[i], available);
 }
 
+static void on_network_available(GObject *monitor, GParamSpec *pspec, gpointer data)
+{
+	on_network_changed(G_NETWORK_MONITOR(monitor),
+		g_network_monitor_get_network_available(G_NETWORK_MONITOR(monitor)), data);
+}
+
 static void resumed(const char *how)
 {
 	if (shutting_down)
@@ -230,6 +236,11 @@ int main(int argc, char **argv)
 
 	GNetworkMonitor *monitor = g_network_monitor_get_default();
 	g_signal_connect(monitor, "network-changed", G_CALLBACK(on_network_changed), NULL);
+	/* GIO's NetworkManager monitor reports NetworkManager's view only
+	 * through these properties; route changes still come as
+	 * network-changed. Either way the connections are probed. */
+	g_signal_connect(monitor, "notify::network-available", G_CALLBACK(on_network_available), NULL);
+	g_signal_connect(monitor, "notify::connectivity", G_CALLBACK(on_network_available), NULL);
 	sleep_offset = boot_minus_monotonic();
 	g_timeout_add_seconds(SUSPEND_CHECK, on_suspend_check, NULL);
 	g_bus_get(G_BUS_TYPE_SYSTEM, NULL, on_system_bus, NULL);

@@ -1,9 +1,14 @@
-"""Suspend and resume: logind's PrepareForSleep(false) on the system bus, and SIGUSR1,
-make mailbell replace every connection at once and keep reporting mail exactly once.
+"""Suspend, resume and network changes.
 
-The "system bus" is a private dbus-daemon with python3-dbusmock's logind template, handed to
-mailbell through DBUS_SYSTEM_BUS_ADDRESS."""
+logind's PrepareForSleep(false) on the system bus, and SIGUSR1, make mailbell replace every
+connection at once; a network change reported by NetworkManager makes it probe each connection
+with NOOP. Mail keeps being reported exactly once.
+
+The "system bus" is a private dbus-daemon with a python3-dbusmock template (logind or
+networkmanager), handed to mailbell through DBUS_SYSTEM_BUS_ADDRESS; GIO is told to take its
+network monitor from NetworkManager with GIO_USE_NETWORK_MONITOR."""
 import os
+import re
 import signal
 import subprocess
 import time
@@ -11,25 +16,35 @@ import time
 import harness as h
 
 
-class LogindBus(h.NotificationBus):
-	"""A private bus whose mock is logind instead of a notification daemon."""
+class MockSystemBus(h.NotificationBus):
+	"""A private bus whose mock is a system service (a dbusmock template) instead of a
+	notification daemon."""
+
+	def __init__(self, template, service, parent_dir=None):
+		super().__init__(parent_dir=parent_dir, mock=False)
+		self.template = template
+		self.service = service
 
 	def start(self, timeout=15):
-		self.mock_wanted = False
 		super().start(timeout)
 		env = dict(os.environ, DBUS_SESSION_BUS_ADDRESS=self.address)
-		with open(os.path.join(self.dir, 'logind.out'), 'wb') as out:
+		with open(os.path.join(self.dir, self.template + '.out'), 'wb') as out:
 			self.mock = h._spawn([self.python, '-m', 'dbusmock', '--session', '--template',
-					      'logind'], env=env, stdout=out, stderr=subprocess.STDOUT)
-		h.wait_until(lambda: self._owned(), timeout, 0.1, 'dbusmock to own org.freedesktop.login1')
+					      self.template], env=env, stdout=out, stderr=subprocess.STDOUT)
+		h.wait_until(lambda: self._owned(), timeout, 0.1, 'dbusmock to own ' + self.service)
 		return self
 
 	def _owned(self):
 		r = subprocess.run(['gdbus', 'call', '--address', self.address, '--dest',
 				    'org.freedesktop.DBus', '--object-path', '/org/freedesktop/DBus',
-				    '--method', 'org.freedesktop.DBus.NameHasOwner', 'org.freedesktop.login1'],
+				    '--method', 'org.freedesktop.DBus.NameHasOwner', self.service],
 				   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
 		return 'true' in r.stdout
+
+
+class LogindBus(MockSystemBus):
+	def __init__(self, parent_dir=None):
+		super().__init__('logind', 'org.freedesktop.login1', parent_dir)
 
 	def prepare_for_sleep(self, going_down):
 		subprocess.run(['gdbus', 'call', '--address', self.address, '--dest',
@@ -38,6 +53,20 @@ class LogindBus(h.NotificationBus):
 				'org.freedesktop.login1.Manager', 'PrepareForSleep', 'b',
 				'[<%s>]' % ('true' if going_down else 'false')],
 			       check=True, stdout=subprocess.DEVNULL)
+
+
+class NetworkManagerBus(MockSystemBus):
+	NONE, FULL = 1, 4  # NMConnectivityState
+
+	def __init__(self, parent_dir=None):
+		super().__init__('networkmanager', 'org.freedesktop.NetworkManager', parent_dir)
+
+	def set_connectivity(self, state):
+		subprocess.run(['gdbus', 'call', '--address', self.address, '--dest',
+				'org.freedesktop.NetworkManager', '--object-path', '/org/freedesktop/NetworkManager',
+				'--method', 'org.freedesktop.DBus.Mock.SetConnectivity', str(state)],
+			       check=True, stdout=subprocess.DEVNULL)
+
 
 
 class PowerTest(h.DovecotTestCase):
@@ -76,6 +105,29 @@ class PowerTest(h.DovecotTestCase):
 		mb = self.mailbell({'work': h.Mailbell.account(self.dovecot, 'alice')})
 		self.check_reconnect_then_mail(mb, lambda: os.kill(mb.pid(), signal.SIGUSR1),
 					       r'SIGUSR1: reconnecting')
+
+	def test_network_change_probes_connections(self):
+		bus = NetworkManagerBus(parent_dir=self.tmp).start()
+		self.addCleanup(bus.cleanup)
+		mb = self.mailbell({'work': h.Mailbell.account(self.dovecot, 'alice')}, trace=True,
+				   env={'DBUS_SYSTEM_BUS_ADDRESS': bus.address,
+					'GIO_USE_NETWORK_MONITOR': 'networkmanager'})
+		mb.wait_idle('work')
+		noops = lambda: len(re.findall(r'work C: a\d+ NOOP', mb.log()))
+		self.assertEqual(noops(), 0)
+		idles = lambda: len(re.findall(r'work C: a\d+ IDLE', mb.log()))
+		# each change: the connection is probed (DONE, NOOP) under a short deadline, then
+		# idles again
+		for n, state in enumerate((bus.NONE, bus.FULL), 1):
+			bus.set_connectivity(state)
+			mb.wait_log(r'network changed', count=n)
+			h.wait_until(lambda: noops() == n, 10, 0.1, f'NOOP probe number {n}')
+			h.wait_until(lambda: idles() == n + 1, 10, 0.1, 'IDLE again after the probe')
+		self.assertEqual(self.logins(), 1)  # probed, not replaced
+		msg = self.deliver('alice', 'Net Test', 'net@example.org', 'after network change')
+		mb.wait_hooks(1)
+		time.sleep(1.5)
+		self.assertEqual([r['MAILBELL_UID'] for r in mb.hook_records()], [str(msg['uid'])])
 
 
 if __name__ == '__main__':
