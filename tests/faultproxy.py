@@ -440,6 +440,11 @@ class FaultProxy:
 				continue
 			if not r:
 				continue
+			if time.monotonic() < self._refuse_until:
+				# refuse() came while we waited in select(): the pending
+				# connection must fail, not slip through (closing the
+				# listener resets it)
+				continue
 			try:
 				client, peer = self._listener.accept()
 			except (BlockingIOError, InterruptedError, OSError):
