@@ -25,20 +25,6 @@ enum mb_auth_method {
 	MB_AUTH_OAUTHBEARER, /* RFC 7628 */
 };
 
-/* Rule actions, a bit set. */
-enum {
-	MB_ACTION_NOTIFY = 1 << 0,
-	MB_ACTION_HOOK = 1 << 1,
-	MB_ACTION_IGNORE = 1 << 2,
-};
-
-struct mb_rule {
-	char *name;        /* from "[rule NAME]" */
-	char **from;       /* NULL-terminated shell globs, lower-cased */
-	unsigned actions;  /* MB_ACTION_* bits; IGNORE excludes the others */
-	int line;          /* line of the section header, for messages */
-};
-
 struct mb_account_config {
 	char *name;             /* from "[account NAME]" */
 	char *host;
@@ -56,6 +42,8 @@ struct mb_account_config {
 	char *hook;             /* NULL: inherit [general]; "" means none */
 	unsigned poll_interval; /* seconds; 0: inherit [general] */
 	unsigned max_connections;
+	int64_t download_limit; /* octets; -1: inherit [general] */
+	int preview;            /* -1: inherit [general], 0 no, 1 yes */
 	int line;               /* line of the section header */
 };
 
@@ -70,8 +58,11 @@ struct mb_config {
 	char *state_dir;        /* NULL: $XDG_STATE_HOME/mailbell */
 	bool catchup;           /* default true */
 	unsigned catchup_summary; /* default 5 */
+	uint64_t download_limit; /* octets: messages up to this size are
+	                          * downloaded in full; default 0 (headers only) */
+	bool preview;           /* default true */
 	GPtrArray *accounts;    /* of struct mb_account_config *, file order */
-	GPtrArray *rules;       /* of struct mb_rule *, file order */
+	GPtrArray *rules;       /* of struct mb_rule * (rules.h), file order */
 };
 
 /* GError domain and codes of mb_config_load(). */
@@ -102,6 +93,12 @@ void mb_config_destroy(struct mb_config *config);
  * false for anything else (empty, negative, overflow, unknown unit). */
 bool mb_duration_parse(const char *text, unsigned *seconds_r);
 
+/* Parses a size: plain octets ("65536"), or a number with a suffix "K",
+ * "M" or "G" (binary: 1K = 1024 octets; lower case and a trailing "B" or
+ * "iB" accepted: "64k", "1MB", "5MiB"). Writes octets to *octets_r. Returns
+ * false for anything else (empty, negative, fraction, overflow). */
+bool mb_size_parse(const char *text, uint64_t *octets_r);
+
 /* Effective settings of an account, [general] applied. The hook is NULL when
  * the account runs no hook (its own "hook =" is empty, or neither it nor
  * [general] sets one); the string is borrowed from config or account. */
@@ -110,5 +107,10 @@ const char *mb_account_config_hook(const struct mb_config *config, const struct 
 
 /* Effective poll interval of an account in seconds: its own, else [general]'s. */
 unsigned mb_account_config_poll_interval(const struct mb_config *config, const struct mb_account_config *account);
+
+/* Effective download_limit (octets) and preview of an account: its own,
+ * else [general]'s. */
+uint64_t mb_account_config_download_limit(const struct mb_config *config, const struct mb_account_config *account);
+bool mb_account_config_preview(const struct mb_config *config, const struct mb_account_config *account);
 
 #endif

@@ -48,7 +48,7 @@ unsigned mb_hook_pending(void)
 
 static char **setenv_capped(char **env, const char *name, const char *value)
 {
-	char *v = mb_message_ellipsize(value, HOOK_VALUE_MAX);
+	char *v = mb_text_ellipsize(value, HOOK_VALUE_MAX);
 	env = g_environ_setenv(env, name, v, TRUE);
 	g_free(v);
 	return env;

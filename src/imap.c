@@ -8,6 +8,7 @@
 #include "imap-utf7.h"
 #include "log.h"
 #include "message.h"
+#include "text.h"
 #include "net.h"
 #include "sasl.h"
 
@@ -905,7 +906,7 @@ static void handle_code(struct mb_imap_session *s, const struct mb_imap_response
 		if (s->state == S_IDLING)
 			send_done(s);
 	} else if (strcmp(code, "ALERT") == 0 && s->authenticated && caps_trusted(s)) {
-		char *text = mb_message_sanitize(r->text, strlen(r->text));
+		char *text = mb_text_sanitize(r->text, strlen(r->text));
 		s->ev.alert(s, text, s->data);
 		g_free(text);
 	}
@@ -1005,7 +1006,7 @@ static void handle_untagged(struct mb_imap_session *s, const struct mb_imap_resp
 		if (r->status == MB_IMAP_STATUS_BYE) {
 			if (s->state == S_LOGOUT)
 				return;
-			char *text = mb_message_sanitize(r->text, strlen(r->text));
+			char *text = mb_text_sanitize(r->text, strlen(r->text));
 			if (s->state == S_GREETING)
 				close_session(s, MB_IMAP_CLOSE_ERROR, "server refused the connection: %s", text);
 			else
@@ -1160,7 +1161,7 @@ static void handle_tagged(struct mb_imap_session *s, const struct mb_imap_respon
 		return; /* whatever was under way no longer matters */
 	handle_code(s, r);
 	bool ok = r->status == MB_IMAP_STATUS_OK;
-	char *text = mb_message_sanitize(r->text, strlen(r->text));
+	char *text = mb_text_sanitize(r->text, strlen(r->text));
 
 	switch (kind) {
 	case CMD_CAPABILITY:

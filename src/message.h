@@ -1,13 +1,25 @@
-/* A new message as the user sees it: decoded from the IMAP ENVELOPE with GMime
- * (RFC 2047 encoded words, dates), sanitized to valid UTF-8 without control
- * characters before it leaves the program. */
+/* A new message as the user sees it, built with GMime from the raw fetch
+ * attributes the session received (header fields, and the body, its start or
+ * the server's PREVIEW when those were fetched): RFC 2047 encoded words,
+ * addresses, dates and a text preview, sanitized to valid UTF-8 without
+ * control characters before it leaves the program. */
 #ifndef MB_MESSAGE_H
 #define MB_MESSAGE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <glib.h>
-#include "imap-parser.h"
+#include "imap-fetch.h"
+
+/* Characters of body text in a preview (RFC 8970 allows servers 256). */
+#define MB_PREVIEW_CHARS 200
+
+/* One address of an address list, decoded. */
+struct mb_address {
+	char *name;         /* display name, "" if none */
+	char *address;      /* "local@domain", "" if none */
+};
 
 struct mb_message {
 	char *account;      /* account name from the config */
@@ -20,42 +32,42 @@ struct mb_message {
 	char *from_address; /* "local@domain", "" if none */
 	char *from;         /* "Name <address>", or the address alone, or
 	                     * "(unknown sender)" */
+	struct mb_address *to; /* every mailbox of To, then Cc, groups looked
+	                     * into (RFC 5322 3.4); n_to entries */
+	size_t n_to;
+	char *to_text;      /* the same as "Name <address>" items joined by ", ",
+	                     * "" if none */
 	char *subject;      /* decoded, "" if none */
 	char *date;         /* RFC 3339 ("2026-11-29T10:00:00+01:00"), "" if none
 	                     * or unparsable */
 	char *message_id;   /* as in the header, "<...>", "" if none */
+	char *list_id;      /* RFC 2919 List-Id: the list-id between <>, or the
+	                     * trimmed value when there are none; "" if none */
+	char *preview;      /* up to MB_PREVIEW_CHARS characters of the text, ""
+	                     * if none or not asked for */
+	GBytes *raw;        /* the whole raw message when it was downloaded in
+	                     * full, else NULL */
+	GBytes *header;     /* the raw header block (BODY[HEADER], or the
+	                     * header fields when that was not fetched); never
+	                     * NULL, may be empty */
 };
 
 /* Initializes GMime once; call before anything below. Idempotent. */
 void mb_message_library_init(void);
 
-/* Builds a message from the item list of an untagged FETCH response
- * (RFC 3501 section 7.4.2): reads UID, FLAGS, RFC822.SIZE and ENVELOPE, or
- * instead of ENVELOPE a BODY[HEADER.FIELDS (FROM SENDER SUBJECT DATE
- * MESSAGE-ID)] items (header blocks, parsed here with GMime).
- * account and mailbox are copied. Returns NULL and sets *errstr_r to a static
- * description when the list lacks a UID or holds a malformed ENVELOPE. A
- * missing ENVELOPE gives empty fields. Free with mb_message_destroy(). */
-struct mb_message *mb_message_from_fetch(const struct mb_imap_value *fetch_list,
-	const char *account, const char *mailbox, uint32_t uidvalidity,
-	const char **errstr_r);
-
-/* Decodes one header value with RFC 2047 encoded words to sanitized UTF-8.
- * raw may hold 8-bit bytes: taken as UTF-8 when valid, else windows-1252.
- * Returns a newly allocated string (g_free). */
-char *mb_message_decode_header(const char *raw, size_t len);
-
-/* Makes text safe to show and pass on: invalid UTF-8 replaced, C0/C1 control
- * characters and DEL dropped, tabs and line breaks turned into one space.
- * Returns a newly allocated string (g_free). */
-char *mb_message_sanitize(const char *text, size_t len);
-
-/* Returns a copy of UTF-8 text cut to at most max_bytes octets on a
- * character boundary, with "…" at the end when something was cut (included
- * in max_bytes; max_bytes >= 4). g_free() the result. A sender controls
- * these lengths: an environment variable over 128 KiB would keep a hook from
- * starting at all. */
-char *mb_message_ellipsize(const char *text, size_t max_bytes);
+/* Builds a message from the raw attributes of a FETCH: the fields from
+ * f->header_fields (else f->header, else f->body's header), and, when
+ * preview is true, a preview from f->preview (the server's, RFC 8970), else
+ * from f->body, else from f->text, which is the start of the body after
+ * the header (BODY[TEXT]<0.N>) and is read as MIME with the top-level
+ * Content-Type and Content-Transfer-Encoding of the header fields.
+ * The preview text is the first text/plain part that is not an attachment,
+ * else the first text/html part turned to text, decoded (transfer encoding,
+ * charset) by GMime. f is not modified; the GBytes are referenced, not
+ * copied. account and mailbox are copied. Never fails: missing pieces give
+ * empty fields. Free with mb_message_destroy(). */
+struct mb_message *mb_message_create(const struct mb_imap_fetch *f, const char *account,
+	const char *mailbox, uint32_t uidvalidity, bool preview);
 
 /* Frees msg. NULL is a no-op. */
 void mb_message_destroy(struct mb_message *msg);

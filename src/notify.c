@@ -87,8 +87,8 @@ static bool enqueue(const char *summary, const char *body, const char *icon,
 		return false;
 	}
 	struct note *n = g_new0(struct note, 1);
-	n->summary = mb_message_ellipsize(summary, SUMMARY_MAX);
-	n->body = mb_message_ellipsize(body ? body : "", BODY_MAX);
+	n->summary = mb_text_ellipsize(summary, SUMMARY_MAX);
+	n->body = mb_text_ellipsize(body ? body : "", BODY_MAX);
 	n->icon = icon;
 	n->category = category;
 	n->urgent = urgent;

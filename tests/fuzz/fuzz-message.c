@@ -14,6 +14,7 @@
 
 #include "imap-parser.h"
 #include "message.h"
+#include "text.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -81,11 +82,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	mb_message_library_init();
 
-	s = mb_message_decode_header((const char *)data, size);
+	s = mb_text_decode_header((const char *)data, size);
 	check_clean(s);
 	g_free(s);
 
-	s = mb_message_sanitize((const char *)data, size);
+	s = mb_text_sanitize((const char *)data, size);
 	check_clean(s);
 	g_free(s);
 

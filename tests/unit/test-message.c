@@ -15,6 +15,7 @@
 #include <glib.h>
 
 #include "message.h"
+#include "text.h"
 
 /* ---- value constructors ---- */
 
@@ -177,7 +178,7 @@ static struct mb_message *with_from(const char *from)
 
 static void assert_decodes(const char *raw, const char *expected)
 {
-	char *got = mb_message_decode_header(raw, strlen(raw));
+	char *got = mb_text_decode_header(raw, strlen(raw));
 
 	ck_assert_msg(strcmp(got, expected) == 0, "decode [%s]: got [%s], want [%s]",
 		raw, got, expected);
@@ -186,7 +187,7 @@ static void assert_decodes(const char *raw, const char *expected)
 
 static void assert_sanitizes_len(const char *text, size_t len, const char *expected)
 {
-	char *got = mb_message_sanitize(text, len);
+	char *got = mb_text_sanitize(text, len);
 
 	ck_assert_msg(strcmp(got, expected) == 0, "sanitize: got [%s], want [%s]",
 		got, expected);
@@ -229,7 +230,7 @@ END_TEST
 START_TEST(test_h8_word_followed_by_text)
 {
 	const char *raw = "=?utf-8?q?foo?=bar";
-	char *got = mb_message_decode_header(raw, strlen(raw));
+	char *got = mb_text_decode_header(raw, strlen(raw));
 
 	ck_assert_msg(strcmp(got, "foobar") == 0 || strcmp(got, raw) == 0, "got [%s]", got);
 	g_free(got);
@@ -336,11 +337,11 @@ END_TEST
 
 START_TEST(test_decode_nul_and_null)
 {
-	char *got = mb_message_decode_header("a\0b", 3);
+	char *got = mb_text_decode_header("a\0b", 3);
 
 	ck_assert_str_eq(got, "ab");
 	g_free(got);
-	got = mb_message_decode_header(NULL, 0);
+	got = mb_text_decode_header(NULL, 0);
 	ck_assert_str_eq(got, "");
 	g_free(got);
 	assert_decodes("  \t padded \r\n ", "padded");
@@ -355,7 +356,7 @@ START_TEST(test_decode_many_unterminated_words)
 
 	for (int i = 0; i < 20000; i++)
 		g_string_append(s, "=?utf-8?q?x ");
-	got = mb_message_decode_header(s->str, s->len);
+	got = mb_text_decode_header(s->str, s->len);
 	g_string_truncate(s, s->len - 1);
 	ck_assert(strcmp(got, s->str) == 0);
 	g_free(got);
@@ -1063,11 +1064,11 @@ END_TEST
 
 START_TEST(test_ellipsize)
 {
-	char *s = mb_message_ellipsize("short", 16);
+	char *s = mb_text_ellipsize("short", 16);
 	ck_assert_str_eq(s, "short");
 	g_free(s);
 	/* cut on a character boundary: "ééé" is 6 octets */
-	s = mb_message_ellipsize("ééééé", 8);
+	s = mb_text_ellipsize("ééééé", 8);
 	ck_assert_str_eq(s, "éé\u2026");
 	ck_assert(g_utf8_validate(s, -1, NULL));
 	g_free(s);
