@@ -3,12 +3,13 @@
 
 Starts a throwaway Dovecot (with a freshly generated CA) and a private D-Bus session with
 python3-dbusmock's stand-in notification service, runs the built mailbell against them with a
-demo config, delivers four sample messages with an independent IMAP client and shows, for each,
-the desktop notification mailbell sent, the line its hook wrote and the delay from APPEND to the
-hook. Everything lives in a temporary directory that is removed afterwards (unless --keep).
+demo config (a rule that ignores a newsletter sender and one that makes mail whose subject starts
+with "urgent" a critical notification), delivers five sample messages with an independent IMAP
+client and shows, for each, the desktop notification mailbell sent (sender, subject and a preview
+of the text), the line its hook wrote and the delay from APPEND to the hook. Everything lives in a temporary directory that is removed afterwards (unless --keep).
 
-Exit status: 0 when the three expected messages were announced (hook, and notification when
-mailbell has libnotify) and the newsletter was filtered out; 1 otherwise.
+Exit status: 0 when the four expected messages were announced (hook, and notification with its
+preview and urgency when mailbell has libnotify) and the newsletter was filtered out; 1 otherwise.
 
 It reuses the integration-test harness (tests/integration/harness.py) for Dovecot, the CA, the
 D-Bus session and the mailbell process. The mailbell binary is $MAILBELL, else build/src/mailbell.
@@ -41,16 +42,21 @@ def encoded(text):
 
 
 # (From header as sent, Subject header as sent, expected sender shown, expected subject shown,
-#  filtered by the rule?)
+#  body text, expected preview, filtered by a rule?, expected urgency hint: 1 normal, 2 critical)
 SAMPLES = [
 	('Ada Lovelace <ada@example.org>', 'Lunch on Thursday?',
-	 'Ada Lovelace', 'Lunch on Thursday?', False),
+	 'Ada Lovelace', 'Lunch on Thursday?',
+	 'Hi,\n\nthe new place on   Main Street? 12:30.\n\nAda\n',
+	 'Hi, the new place on Main Street? 12:30. Ada', False, 1),
 	(f'{encoded("André Müller")} <andre@example.org>', encoded('Café at 10? Grüße ☕'),
-	 'André Müller', 'Café at 10? Grüße ☕', False),
+	 'André Müller', 'Café at 10? Grüße ☕', 'Bis gleich!\n', 'Bis gleich!', False, 1),
 	('Weekly Deals <deals@news.example.com>', 'This week only: 50% off everything',
-	 'Weekly Deals', 'This week only: 50% off everything', True),
+	 'Weekly Deals', 'This week only: 50% off everything', 'Buy now.\n', '', True, 0),
 	('Mallory <mallory@example.net>', '<b>Win</b> & more',
-	 'Mallory', '<b>Win</b> & more', False),
+	 'Mallory', '<b>Win</b> & more', '<a href="http://evil.test">click</a>\n',
+	 '<a href="http://evil.test">click</a>', False, 1),
+	('Monitoring <alerts@ops.example.org>', 'URGENT: disk full on db1',
+	 'Monitoring', 'URGENT: disk full on db1', '/var is at 100%.\n', '/var is at 100%.', False, 2),
 ]
 
 
@@ -112,7 +118,7 @@ def main():
 	dovecot = bus = mb = None
 	ok = False
 	try:
-		say('mailbell demo: a throwaway mail server, a stand-in desktop, four messages')
+		say(f'mailbell demo: a throwaway mail server, a stand-in desktop, {len(SAMPLES)} messages')
 		say('=' * 76)
 
 		step(1, 'Certificates: a private CA and a certificate for localhost (openssl)')
@@ -135,7 +141,8 @@ def main():
 		hook_log = os.path.join(tmp, 'mail.log')
 		hook_cmd = f'{shlex.quote(HOOK)} {shlex.quote(hook_log)}'
 		account = h.Mailbell.account(dovecot, USER, 'implicit')
-		rules = [('newsletters', {'from': '*@news.example.com', 'action': 'ignore'})]
+		rules = [('newsletters', {'from': '*@news.example.com', 'action': 'ignore'}),
+			 ('urgent', {'subject': r'~^urgent\b', 'urgency': 'critical'})]
 		general = {'notify': 'yes' if want_notify else 'no', 'hook': hook_cmd}
 		env = {'DBUS_SESSION_BUS_ADDRESS': bus.address} if bus else {}
 		mb = h.Mailbell({ACCOUNT: account}, rules=rules, general=general, hook=False, env=env,
@@ -147,15 +154,17 @@ def main():
 		mb.wait_idle(ACCOUNT, timeout=20)
 		say(f'      -> "{ACCOUNT}: idling on INBOX" after {time.monotonic() - t0:.1f} s: mailbell waits for mail')
 
-		step(5, 'Delivering 4 messages with an independent IMAP client (Python imaplib, APPEND)')
+		step(5, f'Delivering {len(SAMPLES)} messages with an independent IMAP client (Python imaplib, APPEND)')
 		results = []
-		for i, (raw_from, raw_subject, name, subject, filtered) in enumerate(SAMPLES, 1):
-			raw, _ = h.make_message(from_=raw_from, subject=raw_subject)
+		for i, (raw_from, raw_subject, name, subject, body, preview, filtered, urgency) in \
+				enumerate(SAMPLES, 1):
+			raw, _ = h.make_message(from_=raw_from, subject=raw_subject, body=body)
 			_, uid = h.append(dovecot, USER, dovecot.users[USER], 'INBOX', raw)
 			appended = dovecot.last_append_time
 			say(f'\n  {i}. From:    {raw_from}')
 			say(f'     Subject: {raw_subject}')
 			r = {'uid': uid, 'name': name, 'subject': subject, 'filtered': filtered,
+			     'preview': preview, 'urgency': urgency,
 			     'appended': appended, 'line': None, 'delay': None}
 			if filtered:
 				mb.wait_log(rf'uid {uid} from \S+ ignored by rule newsletters', timeout=10)
@@ -183,12 +192,19 @@ def main():
 		notes = []
 		if bus:
 			notes = bus.notifications()
+			urgencies = {0: 'low', 1: 'normal', 2: 'critical'}
 			for n in notes:
 				say(f'  summary: {n["summary"]}')
-				say(f'  body:    {n["body"]}')
-				say(f'           (icon {n["app_icon"]}, category {n["hints"].get("category")})')
+				body = n['body'].split('\n')
+				say(f'  body:    {body[0]}')
+				for more in body[1:]:
+					say(f'           {more}   <- preview of the text')
+				say(f'           (icon {n["app_icon"]}, category {n["hints"].get("category")}, '
+				    f'urgency {urgencies.get(n["hints"].get("urgency"), "?")})')
 			say('  The body is markup-escaped, so a notification service shows "<b>Win</b> & more"')
-			say('  literally instead of rendering mail-supplied markup.')
+			say('  literally instead of rendering mail-supplied markup. [rule urgent] matched the')
+			say('  subject "URGENT: disk full on db1" (a case-insensitive regular expression) and made')
+			say('  that notification critical.')
 		else:
 			say('  none: built without libnotify')
 
@@ -222,9 +238,9 @@ def main():
 		if len(lines) != len(announced):
 			problems.append(f'{len(lines)} hook lines, expected {len(announced)}')
 		if bus:
-			got = [(n['summary'], n['body']) for n in notes]
-			want = [(r['name'], r['subject'].replace('&', '&amp;').replace('<', '&lt;')
-				 .replace('>', '&gt;')) for r in announced]
+			esc = lambda t: t.replace('&', '&amp;').replace('<', '&lt;').replace('>', '&gt;')
+			got = [(n['summary'], n['body'], n['hints'].get('urgency')) for n in notes]
+			want = [(r['name'], esc(r['subject'] + '\n' + r['preview']), r['urgency']) for r in announced]
 			if got != want:
 				problems.append(f'notifications {got}, expected {want}')
 

@@ -58,6 +58,13 @@ struct mb_account {
 	unsigned stop_pending;
 	void (*stop_done)(void *);
 	void *stop_data;
+	/* mb_account_fetch(): a one-shot task instead of watching */
+	char *task_mailbox;
+	uint32_t task_uid;
+	mb_account_fetch_fn task_done;
+	void *task_data;
+	GBytes *task_raw;
+	bool task_found;
 };
 
 static void connect_watch(struct watch *w);
@@ -100,16 +107,50 @@ static void hook_started(void *data)
 	g_free(ctx);
 }
 
+/* What a message gets: the first matching rule's results, else the
+ * account's. */
+struct verdict {
+	const struct mb_rule *rule;
+	unsigned actions;
+	const char *hook;           /* borrowed from the config, NULL: none */
+	enum mb_urgency urgency;
+};
+
+static struct verdict judge(const struct mb_account *a, const struct mb_message *m)
+{
+	struct verdict v = { 0 };
+	v.rule = mb_rules_match(a->config->rules, m);
+	v.actions = v.rule ? v.rule->actions : MB_ACTION_NOTIFY | MB_ACTION_HOOK;
+	v.hook = v.rule && v.rule->hook ? v.rule->hook : mb_account_config_hook(a->config, a->ac);
+	v.urgency = v.rule ? v.rule->urgency : MB_URGENCY_UNSET;
+	if (!mb_account_config_notify(a->config, a->ac))
+		v.actions &= ~(unsigned)MB_ACTION_NOTIFY;
+	if (!v.hook)
+		v.actions &= ~(unsigned)MB_ACTION_HOOK;
+	return v;
+}
+
+/* Whether any hook can run for this account: then the whole header block
+ * is fetched for the hooks' standard input. */
+static bool account_has_hook(const struct mb_account *a)
+{
+	if (mb_account_config_hook(a->config, a->ac))
+		return true;
+	for (guint i = 0; a->config->rules && i < a->config->rules->len; i++) {
+		const struct mb_rule *r = a->config->rules->pdata[i];
+		if (r->hook)
+			return true;
+	}
+	return false;
+}
+
 /* Messages up to notified were notified before (a hook was still
  * queued when mailbell stopped): they only get their hook. */
 static void report(struct watch *w, struct mstate *ms, GPtrArray *msgs, bool catchup,
 	uint32_t notified)
 {
 	struct mb_account *a = w->acct;
-	bool notify = mb_account_config_notify(a->config, a->ac);
-	const char *hook = mb_account_config_hook(a->config, a->ac);
-	unsigned *actions = g_new0(unsigned, msgs->len ? msgs->len : 1);
-	const struct mb_rule **rules = g_new0(const struct mb_rule *, msgs->len ? msgs->len : 1);
+	struct verdict *verdicts = g_new0(struct verdict, msgs->len ? msgs->len : 1);
 	unsigned n_notify = 0;
 
 	for (guint i = 0; i < msgs->len; i++) {
@@ -118,42 +159,43 @@ static void report(struct watch *w, struct mstate *ms, GPtrArray *msgs, bool cat
 			g_debug("%s: uid %u is already \\Seen: not reported", w->name, m->uid);
 			continue;
 		}
-		rules[i] = mb_rules_match(a->config->rules, m->from_address);
-		actions[i] = rules[i] ? rules[i]->actions : MB_ACTION_NOTIFY | MB_ACTION_HOOK;
-		if (actions[i] & MB_ACTION_IGNORE) {
+		struct verdict v = judge(a, m);
+		if (v.actions & MB_ACTION_IGNORE) {
 			g_info("%s: uid %u from %s ignored by rule %s", w->name, m->uid,
-				m->from_address, rules[i]->name);
-			actions[i] = 0;
+				m->from_address, v.rule->name);
 			continue;
 		}
-		if (!notify || m->uid <= notified)
-			actions[i] &= ~(unsigned)MB_ACTION_NOTIFY;
+		if (m->uid <= notified)
+			v.actions &= ~(unsigned)MB_ACTION_NOTIFY;
 		/* After a reconnect the fetch starts above hook_uid, so a
 		 * message whose hook still waits in the queue comes again: it
 		 * must not get a second run. */
-		if (!hook || g_queue_find(&ms->pending, GUINT_TO_POINTER(m->uid)))
-			actions[i] &= ~(unsigned)MB_ACTION_HOOK;
-		if (actions[i] & MB_ACTION_NOTIFY)
+		if (g_queue_find(&ms->pending, GUINT_TO_POINTER(m->uid)))
+			v.actions &= ~(unsigned)MB_ACTION_HOOK;
+		if (v.actions & MB_ACTION_NOTIFY)
 			n_notify++;
+		verdicts[i] = v;
 	}
 	/* A flood (catch-up, or a mail sync that lands hundreds at once)
 	 * becomes one notification; hooks still run per message. */
 	bool summarize = n_notify > a->config->catchup_summary;
 	for (guint i = 0; i < msgs->len; i++) {
 		const struct mb_message *m = msgs->pdata[i];
-		if (!actions[i])
+		const struct verdict *v = &verdicts[i];
+		if (!v->actions)
 			continue;
-		g_info("%s: new message uid %u from %s%s%s", w->name, m->uid, m->from,
-			rules[i] ? ", rule " : "", rules[i] ? rules[i]->name : "");
-		if ((actions[i] & MB_ACTION_NOTIFY) && !summarize)
-			mb_notify_message(m);
-		if (actions[i] & MB_ACTION_HOOK) {
+		g_info("%s: new message uid %u from %s%s%s (%s)", w->name, m->uid, m->from,
+			v->rule ? ", rule " : "", v->rule ? v->rule->name : "",
+			m->raw ? "downloaded" : "headers");
+		if ((v->actions & MB_ACTION_NOTIFY) && !summarize)
+			mb_notify_message(m, v->urgency);
+		if (v->actions & MB_ACTION_HOOK) {
 			struct hook_ctx *ctx = g_new0(struct hook_ctx, 1);
 			ctx->acct = w->acct;
 			ctx->ms = ms;
 			ctx->uid = m->uid;
 			g_queue_push_tail(&ms->pending, GUINT_TO_POINTER(m->uid));
-			mb_hook_run(hook, m, rules[i] ? rules[i]->name : NULL, hook_started, ctx);
+			mb_hook_run(v->hook, m, v->rule ? v->rule->name : NULL, hook_started, ctx);
 		}
 	}
 	if (summarize) {
@@ -162,8 +204,7 @@ static void report(struct watch *w, struct mstate *ms, GPtrArray *msgs, bool cat
 		mb_notify_text(summary, "", "email.arrived", false);
 		g_free(summary);
 	}
-	g_free(actions);
-	g_free(rules);
+	g_free(verdicts);
 }
 
 static void save_state(struct mb_account *a, struct mstate *ms, bool durable)
@@ -199,14 +240,57 @@ static struct mstate *get_mstate(struct mb_account *a, const char *mailbox)
 	return ms;
 }
 
+/* Which new messages to download in full, decided on their header fields
+ * before the body is fetched: nothing for \Seen or ignored mail or mail
+ * that neither notifies nor runs a hook; the whole message when a rule says
+ * download = full (up to MB_IMAP_BODY_MAX) or when it is no larger than
+ * download_limit. */
+static void on_plan(struct mb_imap_session *session, const struct mb_imap_mailbox *progress,
+	const GPtrArray *fetches, uint32_t *limits, bool catchup, void *data)
+{
+	struct watch *w = data;
+	struct mb_account *a = w->acct;
+	struct mstate *ms = get_mstate(a, progress->name);
+	if (catchup && !ms->reported_before && !a->config->catchup)
+		return; /* none of it is reported (catchup = no) */
+	uint64_t limit = mb_account_config_download_limit(a->config, a->ac);
+	for (guint i = 0; i < fetches->len; i++) {
+		const struct mb_imap_fetch *f = fetches->pdata[i];
+		if (f->seen)
+			continue;
+		struct mb_message *m = mb_message_create(f, a->ac->name, progress->name,
+			progress->uidvalidity, false);
+		struct verdict v = judge(a, m);
+		mb_message_destroy(m);
+		if (!(v.actions & (MB_ACTION_NOTIFY | MB_ACTION_HOOK)))
+			continue;
+		enum mb_download d = v.rule ? v.rule->download : MB_DOWNLOAD_POLICY;
+		if (d == MB_DOWNLOAD_FULL) {
+			if (f->size > MB_IMAP_BODY_MAX)
+				g_message("%s: %s uid %u: %u octets is more than mailbell downloads (%u): headers only",
+					w->name, progress->name, f->uid, f->size, MB_IMAP_BODY_MAX);
+			else
+				limits[i] = MB_IMAP_BODY_MAX;
+		} else if (d == MB_DOWNLOAD_POLICY && limit > 0 && f->size <= limit) {
+			limits[i] = (uint32_t)MIN(limit, (uint64_t)MB_IMAP_BODY_MAX);
+		}
+	}
+}
+
 static void on_messages(struct mb_imap_session *session, const struct mb_imap_mailbox *progress,
-	GPtrArray *msgs, bool catchup, bool rebaselined, void *data)
+	GPtrArray *fetches, bool catchup, bool rebaselined, void *data)
 {
 	const char *mailbox = progress->name;
 	uint32_t uidvalidity = progress->uidvalidity, last_uid = progress->last_uid;
 	struct watch *w = data;
 	const struct mb_config *c = w->acct->config;
 	struct mstate *ms = get_mstate(w->acct, mailbox);
+	bool preview = mb_account_config_preview(c, w->acct->ac);
+	GPtrArray *msgs = g_ptr_array_new_full(fetches->len, (GDestroyNotify)mb_message_destroy);
+	for (guint i = 0; i < fetches->len; i++)
+		g_ptr_array_add(msgs, mb_message_create(fetches->pdata[i], w->acct->ac->name, mailbox,
+			uidvalidity, preview));
+	g_ptr_array_unref(fetches);
 	if (rebaselined)
 		g_info("%s: %s: starting from UID %u (UIDVALIDITY %u)", w->name, mailbox,
 			last_uid + 1, uidvalidity);
@@ -307,6 +391,44 @@ static void on_mailboxes(struct mb_imap_session *session, const char *const *nam
 	}
 }
 
+static void on_fetched(struct mb_imap_session *session, const struct mb_imap_fetch *f, void *data)
+{
+	struct watch *w = data;
+	struct mb_account *a = w->acct;
+	a->task_found = true;
+	if (f && f->body)
+		a->task_raw = g_bytes_ref(f->body);
+}
+
+/* The task's session ended: report once, never retry. */
+static void finish_task(struct mb_account *a, enum mb_imap_close how, const char *reason)
+{
+	mb_account_fetch_fn done = a->task_done;
+	a->task_done = NULL;
+	if (!done)
+		return;
+	enum mb_account_fetch_status st;
+	char *why = NULL;
+	if (a->task_raw) {
+		st = MB_ACCOUNT_FETCH_OK;
+	} else if (a->task_found) {
+		st = MB_ACCOUNT_FETCH_NOT_FOUND;
+		why = g_strdup_printf("%s: no message with UID %u in %s", a->ac->name, a->task_uid,
+			a->task_mailbox);
+	} else if (how == MB_IMAP_CLOSE_AUTH_FAILED) {
+		st = MB_ACCOUNT_FETCH_AUTH_FAILED;
+		why = g_strdup_printf("%s: %s", a->ac->name, reason);
+	} else if (reason && g_str_has_prefix(reason, "cannot open mailbox")) {
+		st = MB_ACCOUNT_FETCH_NOT_FOUND;
+		why = g_strdup_printf("%s: %s", a->ac->name, reason);
+	} else {
+		st = MB_ACCOUNT_FETCH_FAILED;
+		why = g_strdup_printf("%s: %s", a->ac->name, reason ? reason : "failed");
+	}
+	done(a->task_raw, st, why, a->task_data);
+	g_free(why);
+}
+
 static void on_alert(struct mb_imap_session *session, const char *text, void *data)
 {
 	struct watch *w = data;
@@ -371,6 +493,10 @@ static void on_closed(struct mb_imap_session *session, enum mb_imap_close how,
 	struct mb_account *a = w->acct;
 	mb_imap_session_destroy(w->session);
 	w->session = NULL;
+	if (a->task_uid) {
+		finish_task(a, how, reason);
+		return;
+	}
 
 	if (how == MB_IMAP_CLOSE_LOGOUT || a->stopping) {
 		g_debug("%s: %s", w->name, reason);
@@ -412,7 +538,9 @@ static void on_closed(struct mb_imap_session *session, enum mb_imap_close how,
 static const struct mb_imap_events session_events = {
 	.mailboxes = on_mailboxes,
 	.idling = on_idling,
+	.plan = on_plan,
 	.messages = on_messages,
+	.fetched = on_fetched,
 	.alert = on_alert,
 	.closed = on_closed,
 };
@@ -430,6 +558,10 @@ static void start_session(struct watch *w, const char *secret)
 		.timeout = a->config->timeout,
 		.keepalive = a->config->keepalive,
 		.poll_interval = mb_account_config_poll_interval(a->config, a->ac),
+		.want_header = account_has_hook(a),
+		.want_preview = mb_account_config_preview(a->config, a->ac),
+		.task_mailbox = a->task_mailbox,
+		.task_uid = a->task_uid,
 	};
 	g_debug("%s: connecting to %s:%u", w->name, a->ac->host, a->ac->port);
 	w->session = mb_imap_session_create(&p, &session_events, w);
@@ -486,6 +618,13 @@ static void cred_failed(struct watch *w, const char *fmt, ...)
 	va_start(ap, fmt);
 	char *why = g_strdup_vprintf(fmt, ap);
 	va_end(ap);
+	if (w->acct->task_uid) {
+		char *reason = g_strdup_printf("%s %s", cred_key(w->acct), why);
+		finish_task(w->acct, MB_IMAP_CLOSE_ERROR, reason);
+		g_free(reason);
+		g_free(why);
+		return;
+	}
 	g_warning("%s: %s %s", w->name, cred_key(w->acct), why);
 	tell_user_once(w, "cannot get credentials", why);
 	g_free(why);
@@ -702,10 +841,25 @@ void mb_account_resumed(struct mb_account *a)
 	}
 }
 
+void mb_account_fetch(struct mb_account *a, const char *mailbox, uint32_t uid,
+	mb_account_fetch_fn done, void *data)
+{
+	g_return_if_fail(uid != 0 && done != NULL);
+	g_free(a->task_mailbox);
+	a->task_mailbox = g_strdup(mailbox);
+	a->task_uid = uid;
+	a->task_done = done;
+	a->task_data = data;
+	connect_watch(a->watches->pdata[0]);
+}
+
 void mb_account_destroy(struct mb_account *a)
 {
 	if (!a)
 		return;
+	g_free(a->task_mailbox);
+	if (a->task_raw)
+		g_bytes_unref(a->task_raw);
 	for (guint i = 0; i < a->watches->len; i++)
 		watch_free(a->watches->pdata[i]);
 	g_ptr_array_unref(a->watches);

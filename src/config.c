@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -52,10 +53,19 @@ struct parser {
 	GHashTable *general_seen; /* [general] may appear more than once */
 	GHashTable *account_lines; /* account name -> header line */
 	GHashTable *rule_lines;    /* rule name -> header line */
+	GArray *account_checks; /* struct account_check: rules' account
+	                         * conditions, checked once every account is
+	                         * known */
 	/* inih's line buffer holds 199 characters (INI_MAX_LINE is fixed when
 	 * the library is built): a longer "key = value" line reaches inih as
 	 * "key =" and its value waits here for handle_pair(). */
 	char *long_value;
+};
+
+/* A rule's "account =" line, which must match a configured account. */
+struct account_check {
+	const struct mb_rule *rule;
+	int line;
 };
 
 struct setting;
@@ -169,6 +179,48 @@ mb_duration_parse(const char *text, unsigned *seconds_r)
 	return true;
 }
 
+bool
+mb_size_parse(const char *text, uint64_t *octets_r)
+{
+	if (!text || !g_ascii_isdigit(text[0]))
+		return false;
+	uint64_t value = 0;
+	const char *s = text;
+	for (; g_ascii_isdigit(*s); s++) {
+		unsigned digit = (unsigned)(*s - '0');
+		if (value > (UINT64_MAX - digit) / 10)
+			return false;
+		value = value * 10 + digit;
+	}
+	unsigned shift = 0;
+	switch (g_ascii_toupper(*s)) {
+	case 'K':
+		shift = 10;
+		break;
+	case 'M':
+		shift = 20;
+		break;
+	case 'G':
+		shift = 30;
+		break;
+	}
+	if (shift) {
+		s++;
+		if (g_ascii_toupper(s[0]) == 'I' && g_ascii_toupper(s[1]) == 'B')
+			s += 2;
+		else if (g_ascii_toupper(s[0]) == 'B')
+			s++;
+	} else if (g_ascii_toupper(*s) == 'B') {
+		s++;
+	}
+	if (*s != '\0')
+		return false;
+	if (value > (UINT64_MAX >> shift))
+		return false;
+	*octets_r = value << shift;
+	return true;
+}
+
 /* Decimal digits only: no sign, no white space, no overflow. */
 static bool
 parse_uint(const char *text, unsigned *value_r)
@@ -215,9 +267,9 @@ expand_path(const char *value)
 }
 
 /* Splits a comma-separated list into trimmed, non-empty items. Returns NULL
- * after reporting an empty item. lower: lower-case each item. */
+ * after reporting an empty item. */
 static char **
-split_list(struct parser *p, const struct setting *s, const char *value, bool lower)
+split_list(struct parser *p, const struct setting *s, const char *value)
 {
 	/* g_strsplit("") gives no items at all: an empty list, never meant */
 	if (value[strspn(value, " \t")] == '\0') {
@@ -234,7 +286,7 @@ split_list(struct parser *p, const struct setting *s, const char *value, bool lo
 			g_ptr_array_free(out, TRUE);
 			return NULL;
 		}
-		g_ptr_array_add(out, lower ? g_utf8_strdown(*item, -1) : g_strdup(*item));
+		g_ptr_array_add(out, g_strdup(*item));
 	}
 	g_strfreev(items);
 	g_ptr_array_add(out, NULL);
@@ -464,7 +516,7 @@ set_mailboxes(struct parser *p, const struct setting *s, void *field, const char
 {
 	if (!check_exclusive(p, s->key, "mailbox"))
 		return false;
-	char **list = split_list(p, s, value, false);
+	char **list = split_list(p, s, value);
 	if (!list)
 		return false;
 	for (size_t i = 0; list[i]; i++) {
@@ -482,15 +534,55 @@ set_mailboxes(struct parser *p, const struct setting *s, void *field, const char
 	return true;
 }
 
+/* [general] download_limit, a rule's larger and smaller. */
 static bool
-set_from(struct parser *p, const struct setting *s, void *field, const char *value)
+set_size(struct parser *p, const struct setting *s, void *field, const char *value)
 {
-	char **list = split_list(p, s, value, true);
-	if (!list)
+	uint64_t octets;
+	if (!mb_size_parse(value, &octets))
+		return fail(p, p->lineno, "bad size '%s' for %s: use e.g. 65536, 100K, 5M", value, s->key);
+	*(uint64_t *)field = octets;
+	return true;
+}
+
+/* An account's download_limit: -1 (unset, inherit) or octets. */
+static bool
+set_account_size(struct parser *p, const struct setting *s, void *field, const char *value)
+{
+	uint64_t octets = 0;
+	if (!set_size(p, s, &octets, value))
 		return false;
-	char ***out = field;
-	g_strfreev(*out);
-	*out = list;
+	if (octets > INT64_MAX)
+		return fail(p, p->lineno, "%s '%s' is too large", s->key, value);
+	*(int64_t *)field = (int64_t)octets;
+	return true;
+}
+
+/* A rule's condition on a message field, compiled now. mb_condition_compile()
+ * reports "WHAT" or "WHAT: DETAIL"; the key goes after WHAT. */
+static bool
+set_condition(struct parser *p, const struct setting *s, void *field, const char *value)
+{
+	if (value[strspn(value, " \t")] == '\0')
+		return fail(p, p->lineno, "empty value for %s", s->key);
+	char *err = NULL;
+	struct mb_condition *cond = mb_condition_compile(value, &err);
+	if (!cond) {
+		const char *detail = err ? strstr(err, ": ") : NULL;
+		if (detail)
+			fail(p, p->lineno, "%.*s in %s%s", (int)(detail - err), err, s->key, detail);
+		else
+			fail(p, p->lineno, "%s in %s list '%s'", err ? err : "bad pattern", s->key, value);
+		g_free(err);
+		return false;
+	}
+	struct mb_condition **out = field;
+	mb_condition_destroy(*out);
+	*out = cond;
+	if (strcmp(s->key, "account") == 0) {
+		struct account_check check = { p->rule, p->lineno };
+		g_array_append_val(p->account_checks, check);
+	}
 	return true;
 }
 
@@ -500,6 +592,22 @@ set_actions(struct parser *p, const struct setting *s, void *field, const char *
 	const char *bad = NULL;
 	if (!mb_rules_parse_actions(value, field, &bad))
 		return fail(p, p->lineno, "bad %s '%s': %s", s->key, value, bad);
+	return true;
+}
+
+static bool
+set_urgency(struct parser *p, const struct setting *s, void *field, const char *value)
+{
+	if (!mb_rules_parse_urgency(value, field))
+		return fail(p, p->lineno, "bad value '%s' for %s: use low, normal or critical", value, s->key);
+	return true;
+}
+
+static bool
+set_download(struct parser *p, const struct setting *s, void *field, const char *value)
+{
+	if (!mb_rules_parse_download(value, field))
+		return fail(p, p->lineno, "bad value '%s' for %s: use full or headers", value, s->key);
 	return true;
 }
 
@@ -520,6 +628,8 @@ static const struct setting settings[] = {
 	GENERAL("poll_interval", set_duration, poll_interval, 10, 3600),
 	GENERAL("catchup", set_bool, catchup, 0, 0),
 	GENERAL("catchup_summary", set_number, catchup_summary, 1, UINT_MAX),
+	GENERAL("download_limit", set_size, download_limit, 0, 0),
+	GENERAL("preview", set_bool, preview, 0, 0),
 
 	ACCOUNT("host", set_string, host, 0, 0),
 	ACCOUNT("port", set_port, port, 1, 65535),
@@ -537,9 +647,21 @@ static const struct setting settings[] = {
 	ACCOUNT("hook", set_account_hook, hook, 0, 0),
 	ACCOUNT("poll_interval", set_duration, poll_interval, 10, 3600),
 	ACCOUNT("max_connections", set_number, max_connections, 1, 50),
+	ACCOUNT("download_limit", set_account_size, download_limit, 0, 0),
+	ACCOUNT("preview", set_tristate, preview, 0, 0),
 
-	RULE("from", set_from, from),
+	RULE("from", set_condition, from),
+	RULE("to", set_condition, to),
+	RULE("subject", set_condition, subject),
+	RULE("list", set_condition, list),
+	RULE("account", set_condition, account),
+	RULE("mailbox", set_condition, mailbox),
+	RULE("larger", set_size, larger),
+	RULE("smaller", set_size, smaller),
 	RULE("action", set_actions, actions),
+	RULE("urgency", set_urgency, urgency),
+	RULE("hook", set_string, hook),
+	RULE("download", set_download, download),
 };
 
 static void
@@ -560,20 +682,71 @@ account_destroy(struct mb_account_config *account)
 	g_free(account);
 }
 
-static void
-rule_destroy(struct mb_rule *rule)
-{
-	if (!rule)
-		return;
-	g_free(rule->name);
-	g_strfreev(rule->from);
-	g_free(rule);
-}
-
 static bool
 seen(struct parser *p, const char *key)
 {
 	return g_hash_table_contains(p->seen, key);
+}
+
+/* The line key was set on in the current section; 0 if it was not. */
+static int
+seen_line(struct parser *p, const char *key)
+{
+	return GPOINTER_TO_INT(g_hash_table_lookup(p->seen, key));
+}
+
+/* Results that would do nothing with the rule's actions are errors, not
+ * silently dropped; so are size bounds no message can meet. */
+static bool
+finish_rule(struct parser *p)
+{
+	struct mb_rule *r = p->rule;
+	int line = p->section_line;
+	r->has_larger = seen(p, "larger");
+	r->has_smaller = seen(p, "smaller");
+	if (r->has_smaller && r->smaller == 0)
+		return fail(p, line, "rule %s: smaller = 0 (line %d) matches no message", r->name,
+			seen_line(p, "smaller"));
+	if (r->has_larger && r->has_smaller && r->smaller - 1 <= r->larger)
+		return fail(p, line, "rule %s: no message is larger than %" PRIu64 " and smaller than %" PRIu64
+			" octets (lines %d and %d)", r->name, r->larger, r->smaller, seen_line(p, "larger"),
+			seen_line(p, "smaller"));
+
+	int action_line = seen_line(p, "action");
+	static const char *const results[] = { "urgency", "hook", "download" };
+	if (r->actions == MB_ACTION_IGNORE) {
+		for (size_t i = 0; i < G_N_ELEMENTS(results); i++) {
+			if (seen(p, results[i]))
+				return fail(p, line, "rule %s: %s (line %d) does nothing with action = ignore (line %d)",
+					r->name, results[i], seen_line(p, results[i]), action_line);
+		}
+	}
+	if (seen(p, "urgency") && !(r->actions & MB_ACTION_NOTIFY))
+		return fail(p, line, "rule %s: urgency (line %d) needs notify in action (line %d)", r->name,
+			seen_line(p, "urgency"), action_line);
+	if (seen(p, "hook") && !(r->actions & MB_ACTION_HOOK))
+		return fail(p, line, "rule %s: hook (line %d) needs hook in action (line %d)", r->name,
+			seen_line(p, "hook"), action_line);
+	return true;
+}
+
+/* A rule limited to accounts that do not exist would never match. */
+static bool
+check_rule_accounts(struct parser *p)
+{
+	for (guint i = 0; i < p->account_checks->len; i++) {
+		const struct account_check *check = &g_array_index(p->account_checks, struct account_check, i);
+		bool any = false;
+		for (guint j = 0; j < p->config->accounts->len && !any; j++) {
+			const struct mb_account_config *a = p->config->accounts->pdata[j];
+			const char *name = a->name;
+			any = mb_condition_match(check->rule->account, &name, 1);
+		}
+		if (!any)
+			return fail(p, check->line, "rule %s: account matches no [account NAME] section",
+				check->rule->name);
+	}
+	return true;
 }
 
 /* Checks and completes the section just read; errors point at its header. */
@@ -614,8 +787,7 @@ finish_section(struct parser *p)
 			a->mailboxes[0] = g_strdup("INBOX");
 		}
 	} else if (p->kind == SECTION_RULE) {
-		if (!p->rule->from)
-			return fail(p, p->section_line, "rule %s: missing from", p->rule->name);
+		return finish_rule(p);
 	}
 	return true;
 }
@@ -677,6 +849,8 @@ begin_section(struct parser *p, char *header)
 		a->auth = MB_AUTH_AUTO;
 		a->notify = -1;
 		a->max_connections = 5;
+		a->download_limit = -1;
+		a->preview = -1;
 		a->line = p->lineno;
 		g_ptr_array_add(p->config->accounts, a);
 		p->account = a;
@@ -684,10 +858,7 @@ begin_section(struct parser *p, char *header)
 	} else if ((name = named_section(header, "rule"))) {
 		if (!begin_named(p, "rule", name, p->rule_lines))
 			return false;
-		struct mb_rule *r = g_new0(struct mb_rule, 1);
-		r->name = g_strdup(name);
-		r->actions = MB_ACTION_NOTIFY | MB_ACTION_HOOK;
-		r->line = p->lineno;
+		struct mb_rule *r = mb_rule_create(name, p->lineno);
 		g_ptr_array_add(p->config->rules, r);
 		p->rule = r;
 		p->kind = SECTION_RULE;
@@ -923,8 +1094,10 @@ mb_config_load(const char *path, GError **error)
 	config->notify = true;
 	config->catchup = true;
 	config->catchup_summary = 5;
+	config->download_limit = 0;
+	config->preview = true;
 	config->accounts = g_ptr_array_new_with_free_func((GDestroyNotify)account_destroy);
-	config->rules = g_ptr_array_new_with_free_func((GDestroyNotify)rule_destroy);
+	config->rules = g_ptr_array_new_with_free_func((GDestroyNotify)mb_rule_destroy);
 
 	struct parser p = {
 		.path = path,
@@ -934,6 +1107,7 @@ mb_config_load(const char *path, GError **error)
 		.general_seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL),
 		.account_lines = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL),
 		.rule_lines = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL),
+		.account_checks = g_array_new(FALSE, FALSE, sizeof(struct account_check)),
 	};
 	int ret = ini_parse_stream(read_line, &p, handle_pair, &p);
 	if (!p.error && ret > 0)
@@ -944,12 +1118,15 @@ mb_config_load(const char *path, GError **error)
 		finish_section(&p);
 	if (!p.error && config->accounts->len == 0)
 		fail(&p, 0, "no [account ...] section");
+	if (!p.error)
+		check_rule_accounts(&p);
 
 	if (p.seen && p.seen != p.general_seen)
 		g_hash_table_destroy(p.seen);
 	g_hash_table_destroy(p.general_seen);
 	g_hash_table_destroy(p.account_lines);
 	g_hash_table_destroy(p.rule_lines);
+	g_array_free(p.account_checks, TRUE);
 	g_free(p.label);
 	if (p.long_value) {
 		explicit_bzero(p.long_value, strlen(p.long_value));
@@ -1016,4 +1193,16 @@ unsigned
 mb_account_config_poll_interval(const struct mb_config *config, const struct mb_account_config *account)
 {
 	return account->poll_interval ? account->poll_interval : config->poll_interval;
+}
+
+uint64_t
+mb_account_config_download_limit(const struct mb_config *config, const struct mb_account_config *account)
+{
+	return account->download_limit >= 0 ? (uint64_t)account->download_limit : config->download_limit;
+}
+
+bool
+mb_account_config_preview(const struct mb_config *config, const struct mb_account_config *account)
+{
+	return account->preview >= 0 ? account->preview != 0 : config->preview;
 }

@@ -1,6 +1,7 @@
 #define G_LOG_DOMAIN "mailbell"
 
 #include "hook.h"
+#include "text.h"
 
 #include <signal.h>
 #include <string.h>
@@ -8,6 +9,8 @@
 #include <unistd.h>
 
 #include <gio/gio.h>
+#include <gio/gunixoutputstream.h>
+#include <glib-unix.h>
 
 #define KILL_GRACE 5 /* seconds between SIGTERM and SIGKILL */
 
@@ -17,6 +20,17 @@ struct job {
 	char *label; /* "work/INBOX uid 42" */
 	mb_hook_started_fn started;
 	void *data;
+	GBytes *input;  /* standard input: the raw message or its header */
+};
+
+/* The hook's standard input being written. Owned by the write: it lives
+ * until the write ends (done, EPIPE, or cancelled when the hook exits
+ * before reading it all), whatever happens to the hook. */
+struct feed {
+	GOutputStream *stream;
+	GBytes *input;
+	GCancellable *cancel;
+	char *label;
 };
 
 struct running {
@@ -25,17 +39,21 @@ struct running {
 	guint term_timer;
 	guint kill_timer;
 	gint64 started;
+	GCancellable *feed_cancel; /* the stdin write, if still running */
 };
 
 static unsigned hook_timeout = 60;
+static char *config_path;
 static unsigned hook_max = 4;
 static unsigned n_running;
 static GQueue queue = G_QUEUE_INIT;
 
-void mb_hook_init(unsigned timeout, unsigned max_running)
+void mb_hook_init(unsigned timeout, unsigned max_running, const char *config)
 {
 	hook_timeout = timeout;
 	hook_max = max_running ? max_running : 1;
+	g_free(config_path);
+	config_path = config ? g_canonicalize_filename(config, NULL) : NULL;
 }
 
 unsigned mb_hook_pending(void)
@@ -73,11 +91,19 @@ char **mb_hook_environ(char **base, const struct mb_message *msg, const char *ru
 	g_snprintf(num, sizeof num, "%u", msg->size);
 	env = g_environ_setenv(env, "MAILBELL_SIZE", num, TRUE);
 	env = g_environ_setenv(env, "MAILBELL_RULE", rule ? rule : "", TRUE);
+	env = setenv_capped(env, "MAILBELL_TO", msg->to_text);
+	env = setenv_capped(env, "MAILBELL_LIST_ID", msg->list_id);
+	env = setenv_capped(env, "MAILBELL_PREVIEW", msg->preview);
+	env = g_environ_setenv(env, "MAILBELL_DOWNLOADED", msg->raw ? "full" : "headers", TRUE);
+	if (config_path)
+		env = g_environ_setenv(env, "MAILBELL_CONFIG", config_path, TRUE);
 	return env;
 }
 
 static void job_free(struct job *job)
 {
+	if (job->input)
+		g_bytes_unref(job->input);
 	g_free(job->command);
 	g_strfreev(job->env);
 	g_free(job->label);
@@ -85,6 +111,57 @@ static void job_free(struct job *job)
 }
 
 static void start_next(void);
+
+static void feed_free(struct feed *f)
+{
+	g_object_unref(f->stream);
+	g_bytes_unref(f->input);
+	g_object_unref(f->cancel);
+	g_free(f->label);
+	g_free(f);
+}
+
+static void feed_closed(GObject *source, GAsyncResult *res, gpointer data)
+{
+	g_output_stream_close_finish(G_OUTPUT_STREAM(source), res, NULL);
+	feed_free(data);
+}
+
+static void feed_written(GObject *source, GAsyncResult *res, gpointer data)
+{
+	struct feed *f = data;
+	GError *error = NULL;
+	if (!g_output_stream_write_all_finish(f->stream, res, NULL, &error)) {
+		/* A hook may leave its input unread: that is its business. */
+		if (!g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED)
+		    && !g_error_matches(error, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE))
+			g_debug("hook for %s: standard input: %s", f->label, error->message);
+		g_error_free(error);
+	}
+	/* Closing the pipe is what gives the hook its end of file. */
+	g_output_stream_close_async(f->stream, G_PRIORITY_DEFAULT, NULL, feed_closed, f);
+}
+
+/* Writes input to the hook's stdin without ever blocking: the pipe is made
+ * non-blocking, so GIO writes what fits and waits for the rest in the main
+ * loop. Returns the cancellable that stops it. */
+static GCancellable *feed_start(GSubprocess *proc, GBytes *input, const char *label)
+{
+	GOutputStream *stream = g_subprocess_get_stdin_pipe(proc);
+	if (!stream)
+		return NULL;
+	g_unix_set_fd_nonblocking(g_unix_output_stream_get_fd(G_UNIX_OUTPUT_STREAM(stream)), TRUE, NULL);
+	struct feed *f = g_new0(struct feed, 1);
+	f->stream = g_object_ref(stream);
+	f->input = g_bytes_ref(input);
+	f->cancel = g_cancellable_new();
+	f->label = g_strdup(label);
+	gsize len;
+	const void *buf = g_bytes_get_data(f->input, &len);
+	g_output_stream_write_all_async(f->stream, buf, len, G_PRIORITY_DEFAULT, f->cancel,
+		feed_written, f);
+	return g_object_ref(f->cancel);
+}
 
 /* Each hook leads a process group of its own (see hook_child_setup), so a
  * timeout ends everything it started, not just /bin/sh. The identifier is
@@ -144,6 +221,11 @@ static void hook_exited(GObject *source, GAsyncResult *res, gpointer data)
 		g_source_remove(r->term_timer);
 	if (r->kill_timer)
 		g_source_remove(r->kill_timer);
+	if (r->feed_cancel) {
+		/* A child the hook left behind may hold the pipe open forever. */
+		g_cancellable_cancel(r->feed_cancel);
+		g_object_unref(r->feed_cancel);
+	}
 	g_object_unref(r->proc);
 	g_free(r->label);
 	g_free(r);
@@ -155,9 +237,11 @@ static void start_next(void)
 {
 	while (n_running < hook_max && !g_queue_is_empty(&queue)) {
 		struct job *job = g_queue_pop_head(&queue);
-		/* stdin is /dev/null (GIO's default): the daemon's own stdin may
-		 * be a terminal. stdout and stderr go where the daemon's go. */
-		GSubprocessLauncher *l = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_NONE);
+		/* stdin is the message (else /dev/null, GIO's default: the
+		 * daemon's own stdin may be a terminal). stdout and stderr go
+		 * where the daemon's go. */
+		GSubprocessLauncher *l = g_subprocess_launcher_new(job->input
+			? G_SUBPROCESS_FLAGS_STDIN_PIPE : G_SUBPROCESS_FLAGS_NONE);
 		g_subprocess_launcher_set_environ(l, job->env);
 		g_subprocess_launcher_set_child_setup(l, hook_child_setup, NULL, NULL);
 		GError *error = NULL;
@@ -176,6 +260,8 @@ static void start_next(void)
 		r->proc = proc;
 		r->label = g_steal_pointer(&job->label);
 		r->started = g_get_monotonic_time();
+		if (job->input)
+			r->feed_cancel = feed_start(proc, job->input, r->label);
 		if (hook_timeout)
 			r->term_timer = g_timeout_add_seconds(hook_timeout, on_term, r);
 		n_running++;
@@ -192,6 +278,7 @@ void mb_hook_run(const char *command, const struct mb_message *msg, const char *
 	job->data = data;
 	job->command = g_strdup(command);
 	job->env = mb_hook_environ(NULL, msg, rule);
+	job->input = g_bytes_ref(msg->raw ? msg->raw : msg->header);
 	job->label = g_strdup_printf("%s/%s uid %u", msg->account, msg->mailbox, msg->uid);
 	g_queue_push_tail(&queue, job);
 	start_next();

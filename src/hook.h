@@ -1,6 +1,9 @@
 /* Hook commands: "/bin/sh -c COMMAND" where COMMAND comes only from the
  * user's config; the message reaches the hook only through MAILBELL_*
- * environment variables (never through the command line). Hooks run
+ * environment variables and its standard input (the raw message when it was
+ * downloaded in full, else its header block), never through the command
+ * line. Standard input is written asynchronously: a hook that does not read
+ * it never blocks mailbell, and what it leaves unread is dropped. Hooks run
  * asynchronously, a few at a time, in the order queued; one that outlives the
  * timeout gets SIGTERM, then SIGKILL five seconds later. */
 #ifndef MB_HOOK_H
@@ -8,15 +11,19 @@
 
 #include "message.h"
 
-/* Sets the limits: timeout in seconds (0: none), max_running hooks at once. */
-void mb_hook_init(unsigned timeout, unsigned max_running);
+/* Sets the limits: timeout in seconds (0: none), max_running hooks at once,
+ * and config, the config file's path, passed to hooks as MAILBELL_CONFIG
+ * (made absolute; NULL: not set) so that "mailbell fetch" in a hook reads
+ * the same file. */
+void mb_hook_init(unsigned timeout, unsigned max_running, const char *config);
 
 /* Called once when a queued hook has been started (or failed to start,
  * which is logged): from then on the message is the hook's business. */
 typedef void (*mb_hook_started_fn)(void *data);
 
 /* Queues command for msg. rule is the matching rule's name or NULL. Both
- * strings and msg are copied; nothing is kept borrowed. started (may be NULL)
+ * strings and the environment are copied, msg->raw or msg->header is
+ * referenced; nothing is kept borrowed. started (may be NULL)
  * runs with data when the hook starts, possibly from within this call. A hook
  * that cannot start or fails is logged; it never stops the daemon. */
 void mb_hook_run(const char *command, const struct mb_message *msg, const char *rule,

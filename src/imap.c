@@ -7,7 +7,6 @@
 #include "imap-parser.h"
 #include "imap-utf7.h"
 #include "log.h"
-#include "message.h"
 #include "text.h"
 #include "net.h"
 #include "sasl.h"
@@ -35,6 +34,7 @@
 	X(EXAMINE) \
 	X(BASELINE) \
 	X(FETCH) \
+	X(FETCH_BODY) \
 	X(IDLE_START) \
 	X(IDLING) \
 	X(IDLE_DONE) \
@@ -61,6 +61,8 @@ enum cmd_kind {
 	CMD_EXAMINE,
 	CMD_BASELINE,
 	CMD_FETCH,
+	CMD_FETCH_BODY,
+	CMD_TASK_FETCH,
 	CMD_IDLE,
 	CMD_NOOP,
 	CMD_STATUS,
@@ -136,7 +138,12 @@ struct mb_imap_session {
 	bool need_fetch;         /* EXISTS seen since the last fetch of cur */
 	bool renew;              /* keepalive: NOOP before the next IDLE */
 	bool probing;
-	GPtrArray *fetched;      /* struct mb_message * of the running fetch */
+	GPtrArray *fetched;      /* struct mb_imap_fetch * of the running fetch */
+	unsigned body_cmds;      /* UID FETCH ... BODY.PEEK[] still running */
+	bool want_header, want_preview;
+	char *task_mailbox;      /* one-shot task (params.task_uid), else NULL */
+	uint32_t task_uid;
+	struct mb_imap_fetch *task_result;
 
 	bool idle_refused;
 	gint64 idle_retry_at;    /* monotonic microseconds */
@@ -186,6 +193,8 @@ static void session_unref(struct mb_imap_session *s)
 	g_ptr_array_unref(s->mboxes);
 	g_ptr_array_unref(s->caps);
 	g_ptr_array_unref(s->fetched);
+	g_free(s->task_mailbox);
+	mb_imap_fetch_free(s->task_result);
 	g_free(s);
 }
 
@@ -606,6 +615,15 @@ static void list_next(struct mb_imap_session *s)
  * the state file beside the last UID. */
 static void after_id(struct mb_imap_session *s)
 {
+	if (s->task_uid) {
+		/* One mailbox, read-only, no LIST, no state: EXAMINE and fetch. */
+		struct mbox *m = g_new0(struct mbox, 1);
+		m->name = g_strdup(s->task_mailbox);
+		m->wire = encode_mailbox(s->task_mailbox);
+		g_ptr_array_add(s->mboxes, m);
+		send_examine(s, m);
+		return;
+	}
 	if (has_cap(s, "CONDSTORE") && has_cap(s, "ENABLE")) {
 		set_state(s, S_ENABLE);
 		send_command(s, CMD_ENABLE, "ENABLE CONDSTORE");
@@ -628,6 +646,12 @@ static void after_auth(struct mb_imap_session *s)
 
 static void emit_messages(struct mb_imap_session *s, GPtrArray *msgs);
 
+static int compare_u32(gconstpointer a, gconstpointer b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
 static void send_fetch(struct mb_imap_session *s)
 {
 	s->need_fetch = false;
@@ -647,12 +671,129 @@ static void send_fetch(struct mb_imap_session *s)
 	 * limit, a sender's 2 MB From header costs 16 KiB and parses, where an
 	 * ENVELOPE line would pass the parser's line limit every time and
 	 * block the mailbox for good. */
-	char *text = g_strdup_printf("UID FETCH %u:* (UID FLAGS RFC822.SIZE "
-		"BODY.PEEK[HEADER.FIELDS (SUBJECT DATE MESSAGE-ID)]<0.%u> "
-		"BODY.PEEK[HEADER.FIELDS (FROM SENDER)]<0.%u>)",
-		s->cur->last_uid + 1, MB_HEADER_FETCH_MAX, MB_HEADER_FETCH_MAX);
-	send_command(s, CMD_FETCH, text);
-	g_free(text);
+	GString *text = g_string_new(NULL);
+	g_string_append_printf(text, "UID FETCH %u:* (UID FLAGS RFC822.SIZE "
+		"BODY.PEEK[HEADER.FIELDS (SUBJECT DATE MESSAGE-ID LIST-ID CONTENT-TYPE "
+		"CONTENT-TRANSFER-ENCODING)]<0.%u> "
+		"BODY.PEEK[HEADER.FIELDS (FROM SENDER)]<0.%u> "
+		"BODY.PEEK[HEADER.FIELDS (TO CC)]<0.%u>",
+		s->cur->last_uid + 1, MB_HEADER_FETCH_MAX, MB_HEADER_FETCH_MAX, MB_HEADER_FETCH_MAX);
+	if (s->want_header)
+		g_string_append_printf(text, " BODY.PEEK[HEADER]<0.%u>", MB_IMAP_HEADER_MAX);
+	/* The preview costs no round trip: the server's own (RFC 8970), or
+	 * the first few KiB of the body, read as MIME by message.c. */
+	if (s->want_preview && has_cap(s, "PREVIEW"))
+		g_string_append(text, " PREVIEW");
+	else if (s->want_preview)
+		g_string_append_printf(text, " BODY.PEEK[TEXT]<0.%u>", MB_IMAP_TEXT_MAX);
+	g_string_append_c(text, ')');
+	send_command(s, CMD_FETCH, text->str);
+	g_string_free(text, TRUE);
+}
+
+static int compare_uid(gconstpointer a, gconstpointer b)
+{
+	const struct mb_imap_fetch *x = *(const struct mb_imap_fetch *const *)a;
+	const struct mb_imap_fetch *y = *(const struct mb_imap_fetch *const *)b;
+	return x->uid < y->uid ? -1 : x->uid > y->uid;
+}
+
+static void append_uid_set(GString *out, const GArray *uids)
+{
+	/* ascending UIDs as ranges: "3:5,9" (RFC 3501 sequence-set) */
+	for (guint i = 0; i < uids->len;) {
+		uint32_t first = g_array_index(uids, uint32_t, i), last = first;
+		while (++i < uids->len && g_array_index(uids, uint32_t, i) == last + 1)
+			last++;
+		if (out->len && out->str[out->len - 1] != ' ')
+			g_string_append_c(out, ',');
+		if (first == last)
+			g_string_append_printf(out, "%u", first);
+		else
+			g_string_append_printf(out, "%u:%u", first, last);
+	}
+}
+
+/* Asks the account which messages of the batch to download and sends one
+ * pipelined UID FETCH per distinct size limit, all in one write. Returns
+ * false when nothing is to be downloaded. */
+static bool send_body_fetches(struct mb_imap_session *s)
+{
+	if (!s->ev.plan || s->fetched->len == 0)
+		return false;
+	uint32_t *limits = g_new0(uint32_t, s->fetched->len);
+	struct mb_imap_mailbox progress = {
+		.name = s->cur->name,
+		.uidvalidity = s->uidvalidity,
+		.last_uid = s->cur->last_uid,
+		.highestmodseq = s->highestmodseq,
+	};
+	session_ref(s);
+	s->ev.plan(s, &progress, s->fetched, limits, !s->cur->synced, s->data);
+	bool gone = s->state == S_CLOSED || s->destroyed;
+	session_unref(s);
+	if (gone) {
+		g_free(limits);
+		return true;
+	}
+	GArray *done = g_array_new(FALSE, FALSE, sizeof(uint32_t));
+	for (guint i = 0; i < s->fetched->len; i++) {
+		uint32_t limit = MIN(limits[i], MB_IMAP_BODY_MAX);
+		if (limit == 0 || g_array_binary_search(done, &limit, compare_u32, NULL))
+			continue;
+		GArray *uids = g_array_new(FALSE, FALSE, sizeof(uint32_t));
+		for (guint j = i; j < s->fetched->len; j++) {
+			if (MIN(limits[j], MB_IMAP_BODY_MAX) == limit) {
+				uint32_t uid = ((struct mb_imap_fetch *)s->fetched->pdata[j])->uid;
+				g_array_append_val(uids, uid);
+			}
+		}
+		GString *cmd = g_string_new("UID FETCH ");
+		append_uid_set(cmd, uids);
+		/* A partial fetch: a server whose RFC822.SIZE was wrong still
+		 * cannot send more than the limit (message.c sees the cut). */
+		g_string_append_printf(cmd, " (UID BODY.PEEK[]<0.%u>)", limit);
+		if (s->body_cmds == 0)
+			set_state(s, S_FETCH_BODY);
+		send_command(s, CMD_FETCH_BODY, cmd->str);
+		s->body_cmds++;
+		g_string_free(cmd, TRUE);
+		g_array_free(uids, TRUE);
+		g_array_append_val(done, limit);
+		g_array_sort(done, compare_u32);
+	}
+	g_array_free(done, TRUE);
+	g_free(limits);
+	return s->body_cmds > 0;
+}
+
+/* A cut body (the server sent less than RFC822.SIZE said, or the limit
+ * cut it) is no full download. */
+static void drop_cut_bodies(struct mb_imap_session *s)
+{
+	for (guint i = 0; i < s->fetched->len; i++) {
+		struct mb_imap_fetch *f = s->fetched->pdata[i];
+		if (f->body && f->size && g_bytes_get_size(f->body) < f->size) {
+			g_info("%s: %s uid %u: got %zu of %u octets: treated as not downloaded",
+				s->name, s->cur->name, f->uid, g_bytes_get_size(f->body), f->size);
+			g_clear_pointer(&f->body, g_bytes_unref);
+		}
+	}
+}
+
+static void finish_fetch(struct mb_imap_session *s)
+{
+	drop_cut_bodies(s);
+	GPtrArray *msgs = s->fetched;
+	s->fetched = g_ptr_array_new_with_free_func((GDestroyNotify)mb_imap_fetch_free);
+	for (guint i = 0; i < msgs->len; i++) {
+		const struct mb_imap_fetch *f = msgs->pdata[i];
+		if (f->uid > s->cur->last_uid)
+			s->cur->last_uid = f->uid;
+	}
+	emit_messages(s, msgs);
+	if (s->state != S_CLOSED && !s->destroyed)
+		go_idle(s);
 }
 
 static void emit_messages(struct mb_imap_session *s, GPtrArray *msgs)
@@ -912,6 +1053,16 @@ static void handle_code(struct mb_imap_session *s, const struct mb_imap_response
 	}
 }
 
+static struct mb_imap_fetch *find_fetched(struct mb_imap_session *s, uint32_t uid)
+{
+	for (guint i = 0; i < s->fetched->len; i++) {
+		struct mb_imap_fetch *f = s->fetched->pdata[i];
+		if (f->uid == uid)
+			return f;
+	}
+	return NULL;
+}
+
 static void handle_fetch(struct mb_imap_session *s, const struct mb_imap_response *r)
 {
 	/* resp->data holds what follows "FETCH": exactly one msg-att list. */
@@ -920,26 +1071,43 @@ static void handle_fetch(struct mb_imap_session *s, const struct mb_imap_respons
 		return;
 	}
 	const struct mb_imap_value *att = &r->data->items[0];
-	const struct mb_imap_value *uid_v = mb_imap_fetch_item(att, "UID");
-	uint32_t uid;
-	/* Unsolicited FETCH (flag changes) may come without UID: not ours. */
-	if (!uid_v || uid_v->type != MB_IMAP_ATOM || !mb_imap_parse_u32(uid_v->str, false, &uid))
-		return;
 	if (s->state == S_BASELINE) {
-		if (uid > s->baseline_uid)
+		const struct mb_imap_value *uid_v = mb_imap_fetch_item(att, "UID");
+		uint32_t uid;
+		if (uid_v && uid_v->type == MB_IMAP_ATOM && mb_imap_parse_u32(uid_v->str, false, &uid)
+		    && uid > s->baseline_uid)
 			s->baseline_uid = uid;
 		return;
 	}
-	if (s->state != S_FETCH || uid <= s->cur->last_uid)
-		return; /* R11: "*" returns the last message even when old */
+	if (s->state != S_FETCH && s->state != S_FETCH_BODY)
+		return; /* flag updates while idle: not ours (yet) */
+	struct mb_imap_fetch f = { 0 };
 	const char *err = NULL;
-	struct mb_message *m = mb_message_from_fetch(att, s->account->name, s->cur->name,
-		s->uidvalidity, &err);
-	if (!m) {
-		close_session(s, MB_IMAP_CLOSE_ERROR, "malformed FETCH response: %s", err);
+	if (!mb_imap_fetch_parse(att, &f, &err)) {
+		/* Unsolicited FETCH (flag changes) may come without UID. */
+		if (err)
+			close_session(s, MB_IMAP_CLOSE_ERROR, "malformed FETCH response: %s", err);
 		return;
 	}
-	g_ptr_array_add(s->fetched, m);
+	if (s->task_uid) {
+		if (f.uid == s->task_uid && f.body && !s->task_result)
+			s->task_result = mb_imap_fetch_copy(&f);
+	} else if (s->state == S_FETCH_BODY) {
+		/* Only the bodies we asked for, to the messages of this batch. */
+		struct mb_imap_fetch *known = find_fetched(s, f.uid);
+		if (known)
+			mb_imap_fetch_merge(known, &f);
+	} else if (f.uid > s->cur->last_uid) {
+		/* R11: "*" returns the last message even when old. A server
+		 * may answer one UID twice (a flag change in between): keep
+		 * the first, fill in what it lacked. */
+		struct mb_imap_fetch *known = find_fetched(s, f.uid);
+		if (known)
+			mb_imap_fetch_merge(known, &f);
+		else
+			g_ptr_array_add(s->fetched, mb_imap_fetch_copy(&f));
+	}
+	mb_imap_fetch_clear(&f);
 }
 
 /* "* LIST (\HasNoChildren) "/" "Work/a"" (RFC 3501 7.2.2) */
@@ -1212,6 +1380,20 @@ static void handle_tagged(struct mb_imap_session *s, const struct mb_imap_respon
 			list_next(s);
 		break;
 	case CMD_EXAMINE:
+		if (s->task_uid) {
+			if (!ok) {
+				close_session(s, MB_IMAP_CLOSE_REFUSED, "cannot open mailbox %s: %s",
+					s->examining->name, text);
+			} else {
+				s->cur = s->examining;
+				set_state(s, S_FETCH);
+				char *cmd = g_strdup_printf("UID FETCH %u (UID RFC822.SIZE BODY.PEEK[])",
+					s->task_uid);
+				send_command(s, CMD_TASK_FETCH, cmd);
+				g_free(cmd);
+			}
+			break;
+		}
 		if (!ok) {
 			/* One missing mailbox must not silence the others; it is
 			 * looked for again at the next sign-in. */
@@ -1250,18 +1432,28 @@ static void handle_tagged(struct mb_imap_session *s, const struct mb_imap_respon
 			close_session(s, MB_IMAP_CLOSE_ERROR, "UID FETCH failed: %s", text);
 			break;
 		}
-		{
-			GPtrArray *msgs = s->fetched;
-			s->fetched = g_ptr_array_new_with_free_func((GDestroyNotify)mb_message_destroy);
-			for (guint i = 0; i < msgs->len; i++) {
-				const struct mb_message *m = msgs->pdata[i];
-				if (m->uid > s->cur->last_uid)
-					s->cur->last_uid = m->uid;
-			}
-			emit_messages(s, msgs);
+		g_ptr_array_sort(s->fetched, compare_uid);
+		if (!send_body_fetches(s))
+			finish_fetch(s);
+		break;
+	case CMD_FETCH_BODY:
+		if (!ok) {
+			close_session(s, MB_IMAP_CLOSE_ERROR, "UID FETCH of message bodies failed: %s", text);
+			break;
 		}
-		if (s->state != S_CLOSED)
-			go_idle(s);
+		if (--s->body_cmds == 0)
+			finish_fetch(s);
+		break;
+	case CMD_TASK_FETCH:
+		if (!ok) {
+			close_session(s, MB_IMAP_CLOSE_REFUSED, "UID FETCH %u failed: %s", s->task_uid, text);
+			break;
+		}
+		session_ref(s);
+		s->ev.fetched(s, s->task_result, s->data);
+		if (s->state != S_CLOSED && !s->destroyed)
+			mb_imap_session_logout(s);
+		session_unref(s);
 		break;
 	case CMD_IDLE:
 		if (s->state == S_IDLE_START && !ok) {
@@ -1365,12 +1557,12 @@ static void on_input(struct mb_net *net, const char *buf, size_t len, void *data
 		}
 		handle_response(s, r);
 		mb_imap_response_free(r);
-		/* A long catch-up over a slow link is progress, not a hang:
-		 * each complete FETCH response buys another deadline. A
-		 * response that never completes still runs out. */
-		if (s->state == S_FETCH && s->deadline)
-			arm_deadline(s, s->timeout);
 	}
+	/* A long catch-up or a big body over a slow link is progress, not a
+	 * hang: every chunk that arrives buys another deadline. A server that
+	 * stops sending still runs out. */
+	if ((s->state == S_FETCH || s->state == S_FETCH_BODY) && s->deadline && !s->destroyed)
+		arm_deadline(s, s->timeout);
 	if ((s->state == S_IDLING || s->state == S_POLL_WAIT) && !s->destroyed) {
 		/* No command runs here, so no deadline either: a response the
 		 * server starts and never finishes (a line or literal that never
@@ -1427,7 +1619,13 @@ struct mb_imap_session *mb_imap_session_create(const struct mb_imap_session_para
 	s->ev = *events;
 	s->data = data;
 	s->caps = g_ptr_array_new_with_free_func(g_free);
-	s->fetched = g_ptr_array_new_with_free_func((GDestroyNotify)mb_message_destroy);
+	s->fetched = g_ptr_array_new_with_free_func((GDestroyNotify)mb_imap_fetch_free);
+	s->want_header = p->want_header;
+	s->want_preview = p->want_preview;
+	if (p->task_uid) {
+		s->task_uid = p->task_uid;
+		s->task_mailbox = g_strdup(p->task_mailbox ? p->task_mailbox : "INBOX");
+	}
 	g_queue_init(&s->cmds);
 	s->parser = mb_imap_parser_create(0);
 	s->state = S_CONNECTING;

@@ -10,6 +10,18 @@
 #include <stdint.h>
 #include <glib.h>
 #include "config.h"
+#include "imap-fetch.h"
+
+/* The most a session downloads of one message (BODY.PEEK[]<0.N>), octets:
+ * half the parser's literal limit, so a full download can never make the
+ * connection fail on its own size. */
+#define MB_IMAP_BODY_MAX (32u * 1024 * 1024)
+/* The most of the whole header block (BODY.PEEK[HEADER]<0.N>) fetched for
+ * a hook's standard input, octets. */
+#define MB_IMAP_HEADER_MAX (64u * 1024)
+/* Octets of the body text fetched for a preview (BODY.PEEK[TEXT]<0.N>) when
+ * the server has no PREVIEW (RFC 8970) and the message is not downloaded. */
+#define MB_IMAP_TEXT_MAX 4096u
 
 struct mb_imap_session;
 
@@ -47,6 +59,16 @@ struct mb_imap_session_params {
 	unsigned poll_interval;  /* seconds between NOOPs when IDLE is unavailable,
 	                          * and between STATUS checks of mailboxes other
 	                          * than the first when the server lacks NOTIFY */
+	bool want_header;        /* fetch the whole header block of new messages
+	                          * (BODY.PEEK[HEADER]<0.MB_IMAP_HEADER_MAX>) */
+	bool want_preview;       /* fetch PREVIEW (RFC 8970) where the server has
+	                          * it, else BODY.PEEK[TEXT]<0.MB_IMAP_TEXT_MAX> */
+	/* A one-shot task instead of watching: when task_uid is not 0, the
+	 * session signs in, EXAMINEs task_mailbox (UTF-8, copied), sends
+	 * UID FETCH task_uid (BODY.PEEK[]), reports it through the fetched
+	 * event and logs out. mailboxes is then ignored. */
+	const char *task_mailbox;
+	uint32_t task_uid;
 };
 
 struct mb_imap_events {
@@ -59,14 +81,30 @@ struct mb_imap_events {
 		bool has_notify, void *data);
 	/* The session reached IDLE (or NOOP polling): it is healthy. */
 	void (*idling)(struct mb_imap_session *session, void *data);
-	/* New messages in mailbox->name (struct mb_message *, ascending UIDs,
-	 * ownership of the array passes to the callee; may be empty when only
-	 * the baseline moved) and the state to remember (borrowed).
+	/* The first UID FETCH of new messages in mailbox->name completed:
+	 * fetches (struct mb_imap_fetch *, ascending UIDs, borrowed) hold their
+	 * flags, size, header fields and preview material. The callee fills
+	 * limits[i] (n = fetches->len, zeroed): 0 to leave message i as it is,
+	 * else the most octets of it to download (BODY.PEEK[]<0.limits[i]>, at
+	 * most MB_IMAP_BODY_MAX); the session then fetches those in one more
+	 * round trip before the messages event. Must not call into the
+	 * session. NULL: nothing is downloaded. */
+	void (*plan)(struct mb_imap_session *session, const struct mb_imap_mailbox *mailbox,
+		const GPtrArray *fetches, uint32_t *limits, bool catchup, void *data);
+	/* New messages in mailbox->name (struct mb_imap_fetch *, ascending
+	 * UIDs, with their body where the plan asked for one and the server
+	 * returned all of it; ownership of the array passes to the callee; may
+	 * be empty when only the baseline moved) and the state to remember
+	 * (borrowed).
 	 * catchup is true for the first fetch of a mailbox after sign-in (mail
 	 * that came while disconnected). rebaselined is true when no state
 	 * existed or UIDVALIDITY changed and old messages were skipped. */
 	void (*messages)(struct mb_imap_session *session, const struct mb_imap_mailbox *mailbox,
 		GPtrArray *messages, bool catchup, bool rebaselined, void *data);
+	/* The task's UID FETCH finished (task_uid set): f is the message with
+	 * its BODY[] (borrowed), or NULL when the mailbox holds no message with
+	 * that UID. The session logs out afterwards. */
+	void (*fetched)(struct mb_imap_session *session, const struct mb_imap_fetch *f, void *data);
 	/* An [ALERT] (RFC 3501 7.1) received after authentication over a
 	 * secure (or explicitly plaintext) connection. text is sanitized. */
 	void (*alert)(struct mb_imap_session *session, const char *text, void *data);

@@ -1,9 +1,11 @@
 #define G_LOG_DOMAIN "mailbell"
 
+#include <errno.h>
 #include <locale.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include <gio/gio.h>
@@ -31,6 +33,77 @@ static GPtrArray *accounts;
 static unsigned stopping_accounts;
 static bool shutting_down;
 static gint64 sleep_offset; /* CLOCK_BOOTTIME - CLOCK_MONOTONIC, µs */
+
+/* --- mailbell fetch ACCOUNT MAILBOX UID ---------------------------------- */
+
+static void on_fetch_done(GBytes *raw, enum mb_account_fetch_status status, const char *error,
+	void *data)
+{
+	int *exit_r = data;
+	switch (status) {
+	case MB_ACCOUNT_FETCH_OK: {
+		gsize len;
+		const char *buf = g_bytes_get_data(raw, &len);
+		if (fwrite(buf, 1, len, stdout) != len || fflush(stdout) != 0) {
+			fprintf(stderr, "mailbell: cannot write the message: %s\n", g_strerror(errno));
+			*exit_r = 74; /* EX_IOERR */
+		} else {
+			*exit_r = 0;
+		}
+		break;
+	}
+	case MB_ACCOUNT_FETCH_NOT_FOUND:
+		fprintf(stderr, "mailbell: %s\n", error);
+		*exit_r = 66; /* EX_NOINPUT */
+		break;
+	case MB_ACCOUNT_FETCH_AUTH_FAILED:
+		fprintf(stderr, "mailbell: %s\n", error);
+		*exit_r = 77; /* EX_NOPERM */
+		break;
+	case MB_ACCOUNT_FETCH_FAILED:
+		fprintf(stderr, "mailbell: %s\n", error);
+		*exit_r = 69; /* EX_UNAVAILABLE */
+		break;
+	}
+	g_main_loop_quit(loop);
+}
+
+/* Writes one whole message to stdout over a short connection of its own;
+ * touches no state, so it runs beside the daemon (from a hook, say). */
+static int fetch_main(struct mb_config *config, char **args)
+{
+	const char *name = args[0], *mailbox = args[1];
+	const struct mb_account_config *ac = NULL;
+	for (guint i = 0; i < config->accounts->len && !ac; i++) {
+		const struct mb_account_config *a = config->accounts->pdata[i];
+		if (strcmp(a->name, name) == 0)
+			ac = a;
+	}
+	if (!ac) {
+		fprintf(stderr, "mailbell: %s: no [account %s] in the config\n", config->path, name);
+		return 64; /* EX_USAGE */
+	}
+	char *end = NULL;
+	errno = 0;
+	guint64 uid = g_ascii_strtoull(args[2], &end, 10);
+	if (!g_ascii_isdigit(args[2][0]) || *end || errno || uid == 0 || uid > UINT32_MAX) {
+		fprintf(stderr, "mailbell: bad UID '%s': a number from 1 to %u\n", args[2], UINT32_MAX);
+		return 64;
+	}
+	if (*mailbox == '\0') {
+		fprintf(stderr, "mailbell: empty mailbox name\n");
+		return 64;
+	}
+	mb_message_library_init();
+	loop = g_main_loop_new(NULL, FALSE);
+	int status = 69;
+	struct mb_account *a = mb_account_create(config, ac, NULL);
+	mb_account_fetch(a, mailbox, (uint32_t)uid, on_fetch_done, &status);
+	g_main_loop_run(loop);
+	mb_account_destroy(a);
+	g_main_loop_unref(loop);
+	return status;
+}
 
 static void quit(void)
 {
@@ -162,7 +235,7 @@ int main(int argc, char **argv)
 	};
 
 	setlocale(LC_ALL, "");
-	GOptionContext *ctx = g_option_context_new("- desktop notifications for new mail over IMAP IDLE");
+	GOptionContext *ctx = g_option_context_new("[fetch ACCOUNT MAILBOX UID] - desktop notifications for new mail over IMAP IDLE");
 	g_option_context_add_main_entries(ctx, entries, NULL);
 	g_option_context_set_description(ctx,
 		"mailbell keeps an IMAP IDLE connection to each account in its config and\n"
@@ -176,17 +249,25 @@ int main(int argc, char **argv)
 		return 64; /* EX_USAGE */
 	}
 	g_option_context_free(ctx);
-	if (version || argc > 1) {
+	bool fetch = argc > 1 && strcmp(argv[1], "fetch") == 0;
+	if (version || (argc > 1 && !fetch) || (fetch && argc != 5)) {
 		g_free(config_path);
 		if (version) {
 			printf("mailbell %s\n", MB_VERSION);
 			return 0;
 		}
-		fprintf(stderr, "mailbell: unexpected argument '%s'\nTry 'mailbell --help'.\n", argv[1]);
+		if (fetch)
+			fprintf(stderr, "mailbell: usage: mailbell [-c FILE] fetch ACCOUNT MAILBOX UID\n");
+		else
+			fprintf(stderr, "mailbell: unexpected argument '%s'\nTry 'mailbell --help'.\n", argv[1]);
 		return 64;
 	}
 
 	mb_log_init(verbose, trace);
+	/* A hook's "mailbell fetch" finds the daemon's config through the
+	 * environment the daemon gave it. */
+	if (!config_path && fetch && g_getenv("MAILBELL_CONFIG") && *g_getenv("MAILBELL_CONFIG"))
+		config_path = g_strdup(g_getenv("MAILBELL_CONFIG"));
 	if (!config_path)
 		config_path = mb_config_default_path();
 	struct mb_config *config = mb_config_load(config_path, &error);
@@ -195,6 +276,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "mailbell: %s\n", error->message);
 		g_error_free(error);
 		return MB_EXIT_CONFIG;
+	}
+	if (fetch) {
+		int status = fetch_main(config, argv + 2);
+		mb_config_destroy(config);
+		return status;
 	}
 
 	mb_message_library_init();
@@ -219,7 +305,7 @@ int main(int argc, char **argv)
 		want_notify |= mb_account_config_notify(config, config->accounts->pdata[i]);
 	if (want_notify && !mb_notify_init())
 		g_warning("built without libnotify: desktop notifications are off; hooks still run");
-	mb_hook_init(config->hook_timeout, HOOK_MAX_RUNNING);
+	mb_hook_init(config->hook_timeout, HOOK_MAX_RUNNING, config->path);
 
 	loop = g_main_loop_new(NULL, FALSE);
 	accounts = g_ptr_array_new();

@@ -1,6 +1,7 @@
 #define G_LOG_DOMAIN "mailbell"
 
 #include "notify.h"
+#include "text.h"
 
 #include "mb-config.h"
 
@@ -21,7 +22,7 @@ struct note {
 	char *body;       /* plain text */
 	const char *icon;
 	const char *category;
-	bool urgent;
+	enum mb_urgency urgency;
 };
 
 static bool initialized;
@@ -46,7 +47,8 @@ static void show(gpointer data, gpointer user_data)
 	g_free(body);
 	if (n->category)
 		notify_notification_set_category(nn, n->category);
-	notify_notification_set_urgency(nn, n->urgent ? NOTIFY_URGENCY_CRITICAL : NOTIFY_URGENCY_NORMAL);
+	notify_notification_set_urgency(nn, n->urgency == MB_URGENCY_CRITICAL ? NOTIFY_URGENCY_CRITICAL
+		: n->urgency == MB_URGENCY_LOW ? NOTIFY_URGENCY_LOW : NOTIFY_URGENCY_NORMAL);
 	notify_notification_set_hint(nn, "desktop-entry", g_variant_new_string("mailbell"));
 	GError *error = NULL;
 	if (!notify_notification_show(nn, &error)) {
@@ -78,7 +80,7 @@ bool mb_notify_init(void)
 }
 
 static bool enqueue(const char *summary, const char *body, const char *icon,
-	const char *category, bool urgent)
+	const char *category, enum mb_urgency urgency)
 {
 	if (!initialized)
 		return false;
@@ -91,22 +93,29 @@ static bool enqueue(const char *summary, const char *body, const char *icon,
 	n->body = mb_text_ellipsize(body ? body : "", BODY_MAX);
 	n->icon = icon;
 	n->category = category;
-	n->urgent = urgent;
+	n->urgency = urgency;
 	g_atomic_int_inc(&queued);
 	g_thread_pool_push(pool, n, NULL);
 	return true;
 }
 
-bool mb_notify_message(const struct mb_message *msg)
+bool mb_notify_message(const struct mb_message *msg, enum mb_urgency urgency)
 {
 	const char *summary = *msg->from_name ? msg->from_name
 		: *msg->from_address ? msg->from_address : msg->from;
-	return enqueue(summary, msg->subject, "mail-unread", "email.arrived", false);
+	/* The preview goes under the subject, on its own line; both are
+	 * escaped in show(). */
+	char *body = *msg->preview ? g_strdup_printf("%s\n%s", msg->subject, msg->preview)
+		: g_strdup(msg->subject);
+	bool ok = enqueue(summary, body, "mail-unread", "email.arrived", urgency);
+	g_free(body);
+	return ok;
 }
 
 bool mb_notify_text(const char *summary, const char *body, const char *category, bool urgent)
 {
-	return enqueue(summary, body, urgent ? "dialog-warning" : "mail-unread", category, urgent);
+	return enqueue(summary, body, urgent ? "dialog-warning" : "mail-unread", category,
+		urgent ? MB_URGENCY_CRITICAL : MB_URGENCY_UNSET);
 }
 
 void mb_notify_shutdown(void)
@@ -133,7 +142,7 @@ bool mb_notify_init(void)
 	return false;
 }
 
-bool mb_notify_message(const struct mb_message *msg)
+bool mb_notify_message(const struct mb_message *msg, enum mb_urgency urgency)
 {
 	return false;
 }

@@ -14,32 +14,296 @@ fold(const char *s)
 	return g_ascii_strdown(s, -1);
 }
 
+/* pattern and text already folded. No FNM_PATHNAME or FNM_PERIOD: '*'
+ * matches '/' and '.' too, which is what "*@*.example.org" and mailbox
+ * patterns such as "Lists/" followed by '*' need. */
+static bool
+glob_match_folded(const char *pattern, const char *text)
+{
+	return fnmatch(pattern, text, 0) == 0;
+}
+
 bool
 mb_glob_match(const char *pattern, const char *text)
 {
 	char *p = fold(pattern);
 	char *t = fold(text);
-	/* No FNM_PATHNAME or FNM_PERIOD: '*' matches '/' and '.' too, which is
-	 * what "*@*.example.org" needs. */
-	bool match = fnmatch(p, t, 0) == 0;
+	bool match = glob_match_folded(p, t);
 	g_free(p);
 	g_free(t);
 	return match;
 }
 
-const struct mb_rule *
-mb_rules_match(const GPtrArray *rules, const char *address)
+struct mb_rule *
+mb_rule_create(const char *name, int line)
 {
-	if (!rules)
+	struct mb_rule *rule = g_new0(struct mb_rule, 1);
+	rule->name = g_strdup(name);
+	rule->line = line;
+	rule->actions = MB_ACTION_NOTIFY | MB_ACTION_HOOK;
+	rule->urgency = MB_URGENCY_UNSET;
+	rule->download = MB_DOWNLOAD_POLICY;
+	return rule;
+}
+
+void
+mb_rule_destroy(struct mb_rule *rule)
+{
+	if (!rule)
+		return;
+	g_free(rule->name);
+	mb_condition_destroy(rule->from);
+	mb_condition_destroy(rule->to);
+	mb_condition_destroy(rule->subject);
+	mb_condition_destroy(rule->list);
+	mb_condition_destroy(rule->account);
+	mb_condition_destroy(rule->mailbox);
+	g_free(rule->hook);
+	g_free(rule);
+}
+
+void
+mb_condition_destroy(struct mb_condition *cond)
+{
+	if (!cond)
+		return;
+	for (size_t i = 0; i < cond->n_patterns; i++) {
+		g_free(cond->patterns[i].glob);
+		if (cond->patterns[i].regex)
+			g_regex_unref(cond->patterns[i].regex);
+	}
+	g_free(cond->patterns);
+	g_free(cond);
+}
+
+static bool
+is_blank(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/* Splits text at the commas that are not written "\,", which become plain
+ * commas; every other backslash stays as written, together with the
+ * character after it, so "\\," is a backslash (for the glob or regex) and
+ * then a separator. Items are trimmed of blanks, but for a blank written
+ * after a backslash. */
+static GPtrArray *
+split_patterns(const char *text)
+{
+	GPtrArray *items = g_ptr_array_new_with_free_func(g_free);
+	GString *item = g_string_new(NULL);
+	size_t kept = 0; /* item->str up to here ends with an escape: no trimming */
+	for (const char *s = text;; s++) {
+		if (*s == '\\' && s[1] == ',') {
+			g_string_append_c(item, ',');
+			s++;
+			kept = item->len;
+		} else if (*s == '\\' && s[1] != '\0') {
+			g_string_append_len(item, s, 2);
+			s++;
+			kept = item->len;
+		} else if (*s == ',' || *s == '\0') {
+			size_t start = 0, end = item->len;
+			while (start < end && is_blank(item->str[start]))
+				start++;
+			while (end > start && end > kept && is_blank(item->str[end - 1]))
+				end--;
+			g_ptr_array_add(items, g_strndup(item->str + start, end - start));
+			g_string_truncate(item, 0);
+			kept = 0;
+			if (*s == '\0')
+				break;
+		} else {
+			g_string_append_c(item, *s);
+		}
+	}
+	g_string_free(item, TRUE);
+	return items;
+}
+
+struct mb_condition *
+mb_condition_compile(const char *text, char **errstr_r)
+{
+	/* Messages are "WHAT" or "WHAT: DETAIL"; config.c puts the key's name
+	 * after WHAT ("bad regular expression in subject: ..."). */
+	char *err = NULL;
+	if (!text || text[strspn(text, " \t")] == '\0') {
+		if (errstr_r)
+			*errstr_r = g_strdup("empty value");
 		return NULL;
-	if (!address)
-		address = "";
+	}
+	GPtrArray *items = split_patterns(text);
+	struct mb_condition *cond = g_new0(struct mb_condition, 1);
+	cond->patterns = g_new0(struct mb_pattern, items->len);
+	for (guint i = 0; i < items->len; i++) {
+		const char *item = items->pdata[i];
+		struct mb_pattern *pat = &cond->patterns[cond->n_patterns];
+		if (*item == '\0') {
+			err = g_strdup("empty item");
+			goto error;
+		}
+		if (*item == '!') {
+			pat->negate = true;
+			item++;
+		}
+		if (*item == '~') {
+			item++;
+			if (*item == '\0') {
+				err = g_strdup("empty regular expression after '~'");
+				goto error;
+			}
+			GError *error = NULL;
+			pat->regex = g_regex_new(item, G_REGEX_CASELESS, 0, &error);
+			if (!pat->regex) {
+				err = g_strdup_printf("bad regular expression: %s", error->message);
+				g_error_free(error);
+				goto error;
+			}
+		} else {
+			if (*item == '\0') {
+				err = g_strdup("empty pattern after '!'");
+				goto error;
+			}
+			pat->glob = fold(item);
+		}
+		cond->n_patterns++;
+	}
+	g_ptr_array_free(items, TRUE);
+	return cond;
+error:
+	g_ptr_array_free(items, TRUE);
+	mb_condition_destroy(cond);
+	if (errstr_r)
+		*errstr_r = err;
+	else
+		g_free(err);
+	return NULL;
+}
+
+static bool
+pattern_match(const struct mb_pattern *pat, const char *value, const char *folded)
+{
+	if (pat->glob)
+		return glob_match_folded(pat->glob, folded);
+	return g_regex_match(pat->regex, value, 0, NULL);
+}
+
+bool
+mb_condition_match(const struct mb_condition *cond, const char *const *values, size_t n)
+{
+	if (!cond)
+		return true;
+	/* Globs compare folded text, regexes the text itself (GRegex folds
+	 * case itself, and "(?-i)" must see the real case); GRegex needs valid
+	 * UTF-8, which message.c guarantees, but a caller may not. */
+	char **folded = g_new0(char *, n ? n : 1);
+	char **valid = g_new0(char *, n ? n : 1);
+	for (size_t j = 0; j < n; j++) {
+		folded[j] = fold(values[j]);
+		if (!g_utf8_validate(values[j], -1, NULL))
+			valid[j] = g_utf8_make_valid(values[j], -1);
+	}
+	bool has_positive = false, positive = false, negative = false;
+	for (size_t i = 0; i < cond->n_patterns && !negative; i++) {
+		const struct mb_pattern *pat = &cond->patterns[i];
+		if (!pat->negate) {
+			has_positive = true;
+			if (positive)
+				continue;
+		}
+		for (size_t j = 0; j < n; j++) {
+			if (pattern_match(pat, valid[j] ? valid[j] : values[j], folded[j])) {
+				if (pat->negate)
+					negative = true;
+				else
+					positive = true;
+				break;
+			}
+		}
+	}
+	for (size_t j = 0; j < n; j++) {
+		g_free(folded[j]);
+		g_free(valid[j]);
+	}
+	g_free(folded);
+	g_free(valid);
+	return !negative && (positive || !has_positive);
+}
+
+static bool
+match_one(const struct mb_condition *cond, const char *value)
+{
+	const char *values[] = { value ? value : "" };
+	return mb_condition_match(cond, values, 1);
+}
+
+static bool
+match_from(const struct mb_condition *cond, const struct mb_message *msg)
+{
+	const char *values[2];
+	size_t n = 0;
+	values[n++] = msg->from_address ? msg->from_address : "";
+	if (msg->from_name && *msg->from_name)
+		values[n++] = msg->from_name;
+	return mb_condition_match(cond, values, n);
+}
+
+static bool
+match_to(const struct mb_condition *cond, const struct mb_message *msg)
+{
+	const char **values = g_new(const char *, 2 * msg->n_to + 1);
+	size_t n = 0;
+	for (size_t i = 0; msg->to && i < msg->n_to; i++) {
+		if (msg->to[i].address && *msg->to[i].address)
+			values[n++] = msg->to[i].address;
+		if (msg->to[i].name && *msg->to[i].name)
+			values[n++] = msg->to[i].name;
+	}
+	bool match = mb_condition_match(cond, values, n);
+	g_free(values);
+	return match;
+}
+
+static bool
+match_list(const struct mb_condition *cond, const struct mb_message *msg)
+{
+	const char *values[] = { msg->list_id };
+	size_t n = msg->list_id && *msg->list_id ? 1 : 0;
+	return mb_condition_match(cond, values, n);
+}
+
+bool
+mb_rule_match(const struct mb_rule *rule, const struct mb_message *msg)
+{
+	/* the cheap conditions first */
+	if (rule->has_larger && !(msg->size > rule->larger))
+		return false;
+	if (rule->has_smaller && !(msg->size < rule->smaller))
+		return false;
+	if (rule->account && !match_one(rule->account, msg->account))
+		return false;
+	if (rule->mailbox && !match_one(rule->mailbox, msg->mailbox))
+		return false;
+	if (rule->from && !match_from(rule->from, msg))
+		return false;
+	if (rule->to && !match_to(rule->to, msg))
+		return false;
+	if (rule->subject && !match_one(rule->subject, msg->subject))
+		return false;
+	if (rule->list && !match_list(rule->list, msg))
+		return false;
+	return true;
+}
+
+const struct mb_rule *
+mb_rules_match(const GPtrArray *rules, const struct mb_message *msg)
+{
+	if (!rules || !msg)
+		return NULL;
 	for (guint i = 0; i < rules->len; i++) {
 		const struct mb_rule *rule = rules->pdata[i];
-		for (char **glob = rule->from; glob && *glob; glob++) {
-			if (mb_glob_match(*glob, address))
-				return rule;
-		}
+		if (mb_rule_match(rule, msg))
+			return rule;
 	}
 	return NULL;
 }
@@ -85,4 +349,37 @@ out:
 	}
 	*actions_r = actions;
 	return true;
+}
+
+bool
+mb_rules_parse_urgency(const char *text, enum mb_urgency *urgency_r)
+{
+	static const char *const names[] = {
+		[MB_URGENCY_LOW] = "low",
+		[MB_URGENCY_NORMAL] = "normal",
+		[MB_URGENCY_CRITICAL] = "critical",
+	};
+	for (size_t i = MB_URGENCY_LOW; text && i < G_N_ELEMENTS(names); i++) {
+		if (g_ascii_strcasecmp(text, names[i]) == 0) {
+			*urgency_r = (enum mb_urgency)i;
+			return true;
+		}
+	}
+	return false;
+}
+
+bool
+mb_rules_parse_download(const char *text, enum mb_download *download_r)
+{
+	static const char *const names[] = {
+		[MB_DOWNLOAD_FULL] = "full",
+		[MB_DOWNLOAD_HEADERS] = "headers",
+	};
+	for (size_t i = MB_DOWNLOAD_FULL; text && i < G_N_ELEMENTS(names); i++) {
+		if (g_ascii_strcasecmp(text, names[i]) == 0) {
+			*download_r = (enum mb_download)i;
+			return true;
+		}
+	}
+	return false;
 }

@@ -114,20 +114,99 @@ def quote(s):
 	return '"' + s.replace('\\', '\\\\').replace('"', '\\"') + '"'
 
 
-def envelope(subject='test', from_=('Alice', 'alice', 'example.org'), date='Tue, 02 Jan 2024 03:04:05 +0100',
-	     message_id=None, addresses=None):
-	"""An ENVELOPE list. from_ is (name, mailbox, host); addresses (raw text) replaces the From list."""
-	if addresses is None:
-		addresses = '(' + '(' + ' '.join((quote(from_[0]), 'NIL', quote(from_[1]), quote(from_[2]))) + '))'
-	to = '((NIL NIL "user" "example.org"))'
-	return (f'({quote(date)} {quote(subject)} {addresses} {addresses} {addresses} {to} NIL NIL NIL '
-		f'{quote(message_id)})')
+class Msg:
+	"""A message as the fake server holds it: header block and body as bytes. In a send() step a
+	Msg becomes one untagged FETCH response carrying exactly the items the client's last UID FETCH
+	asked for (UID, FLAGS, RFC822.SIZE, BODY.PEEK[HEADER.FIELDS (...)], BODY.PEEK[HEADER],
+	BODY.PEEK[TEXT], BODY.PEEK[] with or without <origin.count>, PREVIEW); any other item is a
+	script error, so a client asking for the wrong thing fails its test."""
+
+	def __init__(self, seq, uid, subject='test', flags='', size=None, from_='Alice <alice@example.org>',
+		     to='user@example.org', date='Tue, 02 Jan 2024 03:04:05 +0100', message_id=None,
+		     raw_from=None, raw_subject=None, headers=(), body=b'Hello.\r\n', preview=None,
+		     header_block=None):
+		self.seq, self.uid, self.flags, self.preview = seq, uid, flags, preview
+		if header_block is None:
+			lines = []
+			enc = lambda v: v if isinstance(v, bytes) else v.encode('utf-8')
+			lines.append(b'From: ' + enc(raw_from if raw_from is not None else from_))
+			if to is not None:
+				lines.append(b'To: ' + enc(to))
+			lines.append(b'Subject: ' + enc(raw_subject if raw_subject is not None else subject))
+			lines.append(b'Date: ' + enc(date))
+			lines.append(b'Message-ID: ' + enc(message_id or f'<{uid}.{seq}@fake.test>'))
+			for h in headers:
+				lines.append(enc(h))
+			header_block = b''.join(l + b'\r\n' for l in lines)
+		self.header = header_block
+		self.body = body if isinstance(body, bytes) else body.encode('utf-8')
+		self.raw = self.header + b'\r\n' + self.body
+		self.size = size if size is not None else len(self.raw)
+
+	def fields(self, names):
+		"""The header fields called names (folded lines kept), then the empty line, as Dovecot."""
+		out, keep = [], False
+		for line in self.header.split(b'\r\n'):
+			if not line:
+				continue
+			if line[:1] in (b' ', b'\t'):
+				if keep:
+					out.append(line)
+				continue
+			keep = line.split(b':', 1)[0].strip().upper().decode('latin-1') in names
+			if keep:
+				out.append(line)
+		return b''.join(l + b'\r\n' for l in out) + b'\r\n'
+
+	def answer(self, request, errors):
+		"""The FETCH response for request (the client's UID FETCH line)."""
+		m = re.search(r'UID FETCH \S+ \((.*)\)$', request or '', re.I) or \
+			re.search(r'UID FETCH \S+ (\S+)$', request or '', re.I)
+		if not m:
+			errors.append(f'a Msg was sent but the last command was no UID FETCH: {request!r}')
+			return b''
+		items = re.findall(r'BODY\.PEEK\[[^\]]*\](?:<\d+\.\d+>)?|[A-Z0-9.]+', m.group(1), re.I)
+		parts = []
+		for item in items:
+			up = item.upper()
+			if up == 'UID':
+				parts.append(b'UID %d' % self.uid)
+			elif up == 'FLAGS':
+				parts.append(b'FLAGS (' + self.flags.encode() + b')')
+			elif up == 'RFC822.SIZE':
+				parts.append(b'RFC822.SIZE %d' % self.size)
+			elif up == 'PREVIEW':
+				parts.append(b'PREVIEW ' + (quote(self.preview).encode('utf-8') if self.preview is not None
+							    else b'NIL'))
+			elif up.startswith('BODY.PEEK['):
+				sm = re.fullmatch(r'BODY\.PEEK\[([^\]]*)\](?:<(\d+)\.(\d+)>)?', item, re.I)
+				section, origin, count = sm.group(1), sm.group(2), sm.group(3)
+				fm = re.fullmatch(r'HEADER\.FIELDS \(([^)]*)\)', section, re.I)
+				if fm:
+					data = self.fields(set(fm.group(1).upper().split()))
+				elif section.upper() == 'HEADER':
+					data = self.header + b'\r\n'
+				elif section.upper() == 'TEXT':
+					data = self.body
+				elif section == '':
+					data = self.raw
+				else:
+					errors.append(f'client asked for an unexpected section: {item}')
+					continue
+				name = b'BODY[' + section.encode() + b']'
+				if origin is not None:
+					data = data[int(origin):int(origin) + int(count)]
+					name += b'<' + origin.encode() + b'>'
+				parts.append(name + b' {%d}\r\n' % len(data) + data)
+			else:
+				errors.append(f'client asked for a FETCH item mailbell should not need: {item}')
+		return b'* %d FETCH (' % self.seq + b' '.join(parts) + b')'
 
 
-def fetch(seq, uid, subject='test', flags='', size=100, env=None, **kw):
-	"""One untagged FETCH response line as mailbell asks for it (UID FLAGS RFC822.SIZE ENVELOPE)."""
-	env = env if env is not None else envelope(subject, **kw)
-	return f'* {seq} FETCH (UID {uid} FLAGS ({flags}) RFC822.SIZE {size} ENVELOPE {env})'
+def fetch(seq, uid, subject='test', flags='', size=None, **kw):
+	"""One message for a UID FETCH answer (see Msg): sent in a send() step, it answers exactly what
+	the client asked for."""
+	return Msg(seq, uid, subject, flags, size, **kw)
 
 
 def greeting(caps=CAPS, text='Fake IMAP ready.'):
@@ -362,14 +441,20 @@ class Conn:
 			m = regex.search(line)
 			if not m:
 				raise ScriptError(f'expected /{regex.pattern}/, client sent {line!r}')
+			if re.search(r'^\S+ UID FETCH ', line, re.I):
+				self.vars['_fetch'] = line
 			tag = line.split(' ', 1)[0]
 			self.vars['tag'] = tag
 			if name:
 				self.vars[name] = tag
 			self.vars.update({k: v for k, v in m.groupdict().items() if v is not None})
 		elif kind == 'send':
-			self.write(b''.join((l if isinstance(l, bytes) else self.subst(l).encode('utf-8')) + b'\r\n'
-					    for l in step[1]))
+			out = []
+			for l in step[1]:
+				if isinstance(l, Msg):
+					l = l.answer(self.vars.get('_fetch'), self.server.errors)
+				out.append((l if isinstance(l, bytes) else self.subst(l).encode('utf-8')) + b'\r\n')
+			self.write(b''.join(out))
 		elif kind == 'raw':
 			self.write(step[1])
 		elif kind == 'pause':

@@ -26,9 +26,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 MAILBELL = os.environ.get('MAILBELL', os.path.join(ROOT, 'build', 'src', 'mailbell'))
 
-ENVELOPE = ('("Sun, 29 Nov 2026 10:00:00 +0100" "=?UTF-8?Q?bench_=C3=A9?=" '
-            '(("Alice" NIL "alice" "example.org")) (("Alice" NIL "alice" "example.org")) NIL '
-            '(("Bob" NIL "bob" "example.org")) NIL NIL NIL "<m{uid}@example.org>")')
+sys.path.insert(0, os.path.dirname(HERE))
+import fakeimap  # noqa: E402  (its Msg answers exactly the items mailbell asks for)
 
 
 class FakeServer(threading.Thread):
@@ -70,8 +69,13 @@ class FakeServer(threading.Thread):
                 self.idling.set()
             elif verb == 'UID':
                 uid = self.exists
-                send(f'* {uid} FETCH (UID {uid} FLAGS () RFC822.SIZE 1234 ENVELOPE '
-                     + ENVELOPE.format(uid=uid) + ')')
+                msg = fakeimap.Msg(uid, uid, '=?UTF-8?Q?bench_=C3=A9?=', from_='Alice <alice@example.org>',
+                                   to='Bob <bob@example.org>', date='Sun, 29 Nov 2026 10:00:00 +0100',
+                                   message_id=f'<m{uid}@example.org>')
+                errors = []
+                conn.sendall(msg.answer(line, errors) + b'\r\n')
+                if errors:
+                    print('latency.py: ' + '; '.join(errors), file=sys.stderr)
                 send(f'{tag} OK fetched')
             elif verb == 'LOGOUT':
                 send('* BYE bye')

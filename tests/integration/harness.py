@@ -349,8 +349,9 @@ class Dovecot:
 	"""
 
 	def __init__(self, certs, parent_dir=None, cert=None, key=None, users=None,
-		     auth_mechanisms='plain login', client_ca=None, client_verify=True):
+		     auth_mechanisms='plain login', client_ca=None, client_verify=True, extra_conf=''):
 		self.certs = certs
+		self.extra_conf = extra_conf  # appended to dovecot.conf as it is
 		# what the independent client (imaplib) trusts; mailbell's trust is its own config
 		self.client_ca = client_ca or certs.ca_crt
 		self.client_verify = client_verify
@@ -464,6 +465,8 @@ service auth-worker {{
   user = {internal_user}
 }}
 ''')
+			if self.extra_conf:
+				f.write(self.extra_conf.rstrip('\n') + '\n')
 
 	def start(self, timeout=15):
 		if self.proc and self.proc.poll() is None:

@@ -124,8 +124,8 @@ class HostileTextTest(Base):
 		# terminal escapes, BEL and NUL in server text: in an ALERT, untagged text, a subject
 		# literal and a BYE; even the protocol trace must show them escaped
 		subject = b'Sub\x1b[31mject\x07\x00x'
-		fetch = (b'* 2 FETCH (UID 2 FLAGS () RFC822.SIZE 10 ENVELOPE ("Tue, 02 Jan 2024 03:04:05 +0100" {%d}\r\n'
-			 % len(subject) + subject + b' (("E\x1b]0;t" NIL "e" "x.org")) NIL NIL NIL NIL NIL NIL NIL))')
+		fetch = f.fetch(2, 2, raw_subject=subject, raw_from=b'"E\x1b]0;t" <e@x.org>',
+				body=b'Body \x1b[31mred\x07 text\r\n')
 		srv = self.server([[f.greeting(), *f.sign_in(), raw(b'* OK [ALERT] Alert \x1b[2J\x1b]0;title\x07 text\r\n'),
 				    *f.open_mailbox(uidnext=2), raw(b'* OK Still \x1b[31mhere\r\n'),
 				    *f.new_mail(2, [fetch]), wait('bye'), raw(b'* BYE Bye \x1b[0m\x07 now\r\n'), f.close()],

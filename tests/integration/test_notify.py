@@ -60,7 +60,8 @@ class NotifyTest(h.DovecotTestCase):
 		n = self.quiet_notifications(1)[0]
 		self.assertEqual(n['app_name'], 'mailbell', n)
 		self.assertEqual(n['summary'], 'André Pirard', n)
-		self.assertEqual(n['body'], 'Hello été', n)
+		# the subject, then the preview of the text (harness messages say "Hello.")
+		self.assertEqual(n['body'], 'Hello été\nHello.', n)
 		self.assertEqual(n['app_icon'], 'mail-unread', n)
 		self.assertEqual(n['hints'].get('category'), 'email.arrived', n)
 		# the hook ran as well (no rule: both outputs apply)
@@ -72,7 +73,7 @@ class NotifyTest(h.DovecotTestCase):
 		mb = self.start(user='bob')
 		self.deliver('bob', '', 'no-name@example.org', 'nameless')
 		n = self.new_notifications(1)[0]
-		self.assertEqual((n['summary'], n['body']), ('no-name@example.org', 'nameless'), n)
+		self.assertEqual((n['summary'], n['body']), ('no-name@example.org', 'nameless\nHello.'), n)
 		self.quiet_notifications(1)
 		self.assertStoppedCleanly(mb)
 
@@ -80,7 +81,7 @@ class NotifyTest(h.DovecotTestCase):
 		mb = self.start()
 		self.deliver('alice', 'Tom', 'tom@example.org', 'Tom & Jerry <b>not bold</b>')
 		n = self.new_notifications(1)[0]
-		self.assertEqual(n['body'], 'Tom &amp; Jerry &lt;b&gt;not bold&lt;/b&gt;', n)
+		self.assertEqual(n['body'], 'Tom &amp; Jerry &lt;b&gt;not bold&lt;/b&gt;\nHello.', n)
 		self.assertStoppedCleanly(mb)
 
 	def test_rule_actions_choose_outputs(self):
@@ -96,11 +97,29 @@ class NotifyTest(h.DovecotTestCase):
 		self.new_notifications(2)
 		got = self.quiet_notifications(2)
 		self.assertEqual([(n['summary'], n['body']) for n in got],
-				 [('Notify Only', 'to the desktop'), ('Nobody Special', 'to both')])
+				 [('Notify Only', 'to the desktop\nHello.'), ('Nobody Special', 'to both\nHello.')])
 		recs = self.assertQuiet(mb, 2, seconds=0)
 		recs.sort(key=lambda r: int(r['MAILBELL_UID']))
 		self.assertHook(recs[0], 'acct', m1, rule='quiet')
 		self.assertHook(recs[1], 'acct', m4, rule='')
+		self.assertStoppedCleanly(mb)
+
+	def test_rule_urgency_and_preview(self):
+		mb = self.start(user='bob', rules=[
+			('boss', {'from': 'boss@example.org', 'urgency': 'critical'}),
+			('news', {'list': '*', 'urgency': 'low', 'action': 'notify'})])
+		raw, _ = h.make_message(from_='The Boss <boss@example.org>', subject='now',
+					body='Come to my office <now> & bring the report.\n')
+		self.append('bob', raw)
+		raw, _ = h.make_message(from_='News <news@example.org>', subject='weekly',
+					extra_headers=['List-Id: <weekly.example.org>'], body='Nothing new.\n')
+		self.append('bob', raw)
+		got = self.new_notifications(2)
+		self.assertEqual((got[0]['summary'], got[0]['body']),
+				 ('The Boss', 'now\nCome to my office &lt;now&gt; &amp; bring the report.'))
+		self.assertEqual(got[0]['hints'].get('urgency'), 2, got[0])
+		self.assertEqual(got[1]['summary'], 'News')
+		self.assertEqual(got[1]['hints'].get('urgency'), 0, got[1])
 		self.assertStoppedCleanly(mb)
 
 	def test_notify_no_sends_nothing(self):

@@ -156,10 +156,11 @@ class RestartTest(ModeTestCase):
 				key = (m.group(2), m.group(3))
 				shown[key] = shown.get(key, 0) + int(m.group(1))
 				summaries += bool(m.group(4))
-			elif note['body'] in subject_box:
-				key = subject_box[note['body']]
+			elif note['body'].split('\n')[0] in subject_box:
+				subject = note['body'].split('\n')[0]  # the preview follows on its own line
+				key = subject_box[subject]
 				shown[key] = shown.get(key, 0) + 1
-				seen_subjects[note['body']] = seen_subjects.get(note['body'], 0) + 1
+				seen_subjects[subject] = seen_subjects.get(subject, 0) + 1
 		repeated = sorted(s for s, c in seen_subjects.items() if c > 1)
 		print(f'notifications: {sum(seen_subjects.values())} single, {summaries} catch-up '
 		      f'summaries; per mailbox shown/delivered: '

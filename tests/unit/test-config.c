@@ -1,4 +1,5 @@
-/* Tests of config.c: every error with its file:line, defaults, durations. */
+/* Tests of config.c: every error with its file:line, defaults, durations,
+ * sizes, rule keys. */
 #define G_LOG_DOMAIN "mailbell-test"
 
 #include <check.h>
@@ -149,6 +150,74 @@ START_TEST(test_duration_parse)
 }
 END_TEST
 
+START_TEST(test_size_parse)
+{
+	static const struct {
+		const char *text;
+		bool ok;
+		uint64_t octets;
+	} cases[] = {
+		{ "0", true, 0 },
+		{ "65536", true, 65536 },
+		{ "007", true, 7 },
+		{ "1K", true, 1024 },
+		{ "64k", true, 65536 },
+		{ "100K", true, 102400 },
+		{ "1M", true, 1048576 },
+		{ "5m", true, 5242880 },
+		{ "1G", true, 1073741824 },
+		{ "2g", true, 2147483648u },
+		{ "1KB", true, 1024 },
+		{ "1kb", true, 1024 },
+		{ "1MB", true, 1048576 },
+		{ "5MiB", true, 5242880 },
+		{ "5mib", true, 5242880 },
+		{ "1GiB", true, 1073741824 },
+		{ "0K", true, 0 },
+		{ "100B", true, 100 },
+		{ "100b", true, 100 },
+		{ "18446744073709551615", true, UINT64_MAX },
+		{ "17179869183G", true, 17179869183ull << 30 },
+		{ "", false, 0 },
+		{ "K", false, 0 },
+		{ "MB", false, 0 },
+		{ "-1", false, 0 },
+		{ "+1", false, 0 },
+		{ "-1K", false, 0 },
+		{ "1.5M", false, 0 },
+		{ "0.5K", false, 0 },
+		{ ",5K", false, 0 },
+		{ "1 K", false, 0 },
+		{ " 1K", false, 0 },
+		{ "1K ", false, 0 },
+		{ "1T", false, 0 },
+		{ "1KK", false, 0 },
+		{ "1KiBB", false, 0 },
+		{ "1iB", false, 0 },
+		{ "1Ki", false, 0 },
+		{ "1BB", false, 0 },
+		{ "1e6", false, 0 },
+		{ "0x10", false, 0 },
+		{ "18446744073709551616", false, 0 },
+		{ "99999999999999999999", false, 0 },
+		{ "17179869184G", false, 0 },
+		{ "18014398509481984K", false, 0 },
+	};
+	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+		uint64_t octets = 12345;
+		bool ok = mb_size_parse(cases[i].text, &octets);
+		ck_assert_msg(ok == cases[i].ok, "'%s': got %d", cases[i].text, ok);
+		if (ok)
+			ck_assert_msg(octets == cases[i].octets, "'%s': got %" G_GUINT64_FORMAT, cases[i].text, octets);
+		else
+			ck_assert_uint_eq(octets, 12345);
+	}
+	uint64_t octets = 7;
+	ck_assert(!mb_size_parse(NULL, &octets));
+	ck_assert_uint_eq(octets, 7);
+}
+END_TEST
+
 START_TEST(test_defaults)
 {
 	struct mb_config *c = load_ok(ACCOUNT);
@@ -162,6 +231,8 @@ START_TEST(test_defaults)
 	ck_assert_ptr_null(c->state_dir);
 	ck_assert(c->catchup);
 	ck_assert_uint_eq(c->catchup_summary, 5);
+	ck_assert_uint_eq(c->download_limit, 0);
+	ck_assert(c->preview);
 	ck_assert_uint_eq(c->accounts->len, 1);
 	ck_assert_uint_eq(c->rules->len, 0);
 
@@ -184,24 +255,50 @@ START_TEST(test_defaults)
 	ck_assert_ptr_null(a->hook);
 	ck_assert_uint_eq(a->poll_interval, 0);
 	ck_assert_uint_eq(a->max_connections, 5);
+	ck_assert_int_eq(a->download_limit, -1);
+	ck_assert_int_eq(a->preview, -1);
 	ck_assert_int_eq(a->line, 1);
 
 	ck_assert(mb_account_config_notify(c, a));
 	ck_assert_ptr_null(mb_account_config_hook(c, a));
 	ck_assert_uint_eq(mb_account_config_poll_interval(c, a), 120);
+	ck_assert_uint_eq(mb_account_config_download_limit(c, a), 0);
+	ck_assert(mb_account_config_preview(c, a));
 	mb_config_destroy(c);
 }
 END_TEST
 
 START_TEST(test_rule_defaults)
 {
-	struct mb_config *c = load_ok(ACCOUNT "[rule r]\nfrom = x@y\n");
+	struct mb_config *c = load_ok(ACCOUNT "[rule r]\nfrom = X@y\n");
 	const struct mb_rule *r = rule(c, 0);
 	ck_assert_str_eq(r->name, "r");
-	ck_assert_str_eq(r->from[0], "x@y");
-	ck_assert_ptr_null(r->from[1]);
+	ck_assert_ptr_nonnull(r->from);
+	ck_assert_uint_eq(r->from->n_patterns, 1);
+	ck_assert_str_eq(r->from->patterns[0].glob, "x@y");
+	ck_assert(!r->from->patterns[0].negate);
+	ck_assert_ptr_null(r->to);
+	ck_assert_ptr_null(r->subject);
+	ck_assert_ptr_null(r->list);
+	ck_assert_ptr_null(r->account);
+	ck_assert_ptr_null(r->mailbox);
+	ck_assert(!r->has_larger);
+	ck_assert(!r->has_smaller);
 	ck_assert_uint_eq(r->actions, MB_ACTION_NOTIFY | MB_ACTION_HOOK);
+	ck_assert_int_eq(r->urgency, MB_URGENCY_UNSET);
+	ck_assert_ptr_null(r->hook);
+	ck_assert_int_eq(r->download, MB_DOWNLOAD_POLICY);
 	ck_assert_int_eq(r->line, 5);
+	mb_config_destroy(c);
+
+	/* a rule without any condition is allowed: it matches every message */
+	c = load_ok(ACCOUNT "[rule r]\naction = notify\n[rule all]\n");
+	ck_assert_uint_eq(c->rules->len, 2);
+	ck_assert_ptr_null(rule(c, 0)->from);
+	ck_assert_uint_eq(rule(c, 0)->actions, MB_ACTION_NOTIFY);
+	ck_assert_str_eq(rule(c, 1)->name, "all");
+	ck_assert_int_eq(rule(c, 1)->line, 7);
+	ck_assert_uint_eq(rule(c, 1)->actions, MB_ACTION_NOTIFY | MB_ACTION_HOOK);
 	mb_config_destroy(c);
 }
 END_TEST
@@ -261,9 +358,10 @@ START_TEST(test_full_fixture)
 	ck_assert_uint_eq(c->rules->len, 2);
 	const struct mb_rule *n = rule(c, 0);
 	ck_assert_str_eq(n->name, "newsletters");
-	ck_assert_str_eq(n->from[0], "*@news.example.com");
-	ck_assert_str_eq(n->from[1], "newsletter?@*.example.net");
-	ck_assert_ptr_null(n->from[2]);
+	ck_assert_ptr_nonnull(n->from);
+	ck_assert_uint_eq(n->from->n_patterns, 2);
+	ck_assert_str_eq(n->from->patterns[0].glob, "*@news.example.com");
+	ck_assert_str_eq(n->from->patterns[1].glob, "newsletter?@*.example.net");
 	ck_assert_uint_eq(n->actions, MB_ACTION_IGNORE);
 	ck_assert_uint_eq(rule(c, 1)->actions, MB_ACTION_NOTIFY);
 	ck_assert_int_eq(rule(c, 1)->line, 40);
@@ -385,7 +483,6 @@ START_TEST(test_bad_values)
 	assert_error("[account a]\nhost = h\nuser = u\npassword =\n", "4: empty value for password");
 	assert_error(ACCOUNT "mailbox =\n", "5: empty value for mailbox");
 	assert_error(ACCOUNT "mailboxes =\n", "5: empty value for mailboxes");
-	assert_error(ACCOUNT "[rule r]\nfrom =  \naction = ignore\n", "6: empty value for from");
 	assert_error(ACCOUNT "mailboxes = INBOX,,Sent\n", "5: empty item in mailboxes list 'INBOX,,Sent'");
 	assert_error(ACCOUNT "mailboxes = INBOX, Sent,\n", "5: empty item in mailboxes list 'INBOX, Sent,'");
 	assert_error(ACCOUNT "mailboxes = INBOX, Sent, INBOX\n", "5: mailbox 'INBOX' is listed twice");
@@ -442,6 +539,222 @@ START_TEST(test_hook_empty_vs_unset)
 	c = load_ok("[general]\nhook =\n" ACCOUNT);
 	ck_assert_ptr_null(c->hook);
 	ck_assert_ptr_null(mb_account_config_hook(c, account(c, 0)));
+	mb_config_destroy(c);
+}
+END_TEST
+
+START_TEST(test_download_preview)
+{
+	struct mb_config *c = load_ok("[general]\ndownload_limit = 64K\npreview = no\n"
+		"[account own]\nhost = h\nuser = u\npassword = p\ndownload_limit = 1MiB\npreview = yes\n"
+		"[account none]\nhost = h\nuser = u\npassword = p\ndownload_limit = 0\n"
+		"[account inherit]\nhost = h\nuser = u\npassword = p\n");
+	ck_assert_uint_eq(c->download_limit, 65536);
+	ck_assert(!c->preview);
+	ck_assert_int_eq(account(c, 0)->download_limit, 1048576);
+	ck_assert_int_eq(account(c, 0)->preview, 1);
+	ck_assert_uint_eq(mb_account_config_download_limit(c, account(c, 0)), 1048576);
+	ck_assert(mb_account_config_preview(c, account(c, 0)));
+	/* 0 is a value of its own (headers only), not "inherit" */
+	ck_assert_int_eq(account(c, 1)->download_limit, 0);
+	ck_assert_int_eq(account(c, 1)->preview, -1);
+	ck_assert_uint_eq(mb_account_config_download_limit(c, account(c, 1)), 0);
+	ck_assert(!mb_account_config_preview(c, account(c, 1)));
+	ck_assert_int_eq(account(c, 2)->download_limit, -1);
+	ck_assert_uint_eq(mb_account_config_download_limit(c, account(c, 2)), 65536);
+	ck_assert(!mb_account_config_preview(c, account(c, 2)));
+	mb_config_destroy(c);
+
+	/* and the other way round */
+	c = load_ok("[general]\npreview = yes\ndownload_limit = 18446744073709551615\n" ACCOUNT "preview = off\n");
+	ck_assert_uint_eq(c->download_limit, UINT64_MAX);
+	ck_assert(!mb_account_config_preview(c, account(c, 0)));
+	ck_assert_uint_eq(mb_account_config_download_limit(c, account(c, 0)), UINT64_MAX);
+	mb_config_destroy(c);
+
+	assert_error("[general]\ndownload_limit = 1.5M\n" ACCOUNT,
+		"2: bad size '1.5M' for download_limit: use e.g. 65536, 100K, 5M");
+	assert_error("[general]\ndownload_limit =\n" ACCOUNT,
+		"2: bad size '' for download_limit: use e.g. 65536, 100K, 5M");
+	assert_error(ACCOUNT "download_limit = -1\n",
+		"5: bad size '-1' for download_limit: use e.g. 65536, 100K, 5M");
+	assert_error(ACCOUNT "download_limit = 10T\n",
+		"5: bad size '10T' for download_limit: use e.g. 65536, 100K, 5M");
+	assert_error(ACCOUNT "download_limit = 9223372036854775808\n",
+		"5: download_limit '9223372036854775808' is too large");
+	assert_error("[general]\npreview = some\n" ACCOUNT, "2: bad boolean 'some' for preview: use yes or no");
+	assert_error(ACCOUNT "preview = 2\n", "5: bad boolean '2' for preview: use yes or no");
+	assert_error(ACCOUNT "preview = no\npreview = no\n",
+		"6: duplicate key 'preview' in [account a] (first on line 5)");
+}
+END_TEST
+
+START_TEST(test_rule_keys)
+{
+	struct mb_config *c = load_ok(ACCOUNT
+		"[rule every]\n"
+		"from = boss@*, ~^The Boss$\n"
+		"to = me@*, !team@*\n"
+		"subject = ~\\d{3\\,} , *urgent*\n"
+		"list = rust.lists.*\n"
+		"account = a, b*\n"
+		"mailbox = Lists/*\n"
+		"larger = 10K\n"
+		"smaller = 5MiB\n"
+		"action = hook, notify\n"
+		"urgency = Critical\n"
+		"hook = ~/bin/boss-hook \"$MAILBELL_SUBJECT\"\n"
+		"download = full\n"
+		"[rule quiet]\n"
+		"mailbox = Newsletters\n"
+		"action = hook\n"
+		"download = HEADERS\n"
+		"[rule low]\n"
+		"smaller = 1\n"
+		"action = notify\n"
+		"urgency = low\n"
+		"[rule big]\n"
+		"larger = 0\n"
+		"action = ignore\n");
+	ck_assert_uint_eq(c->rules->len, 4);
+	const struct mb_rule *r = rule(c, 0);
+	ck_assert_uint_eq(r->from->n_patterns, 2);
+	ck_assert_str_eq(r->from->patterns[0].glob, "boss@*");
+	ck_assert_str_eq(g_regex_get_pattern(r->from->patterns[1].regex), "^The Boss$");
+	ck_assert_uint_eq(r->to->n_patterns, 2);
+	ck_assert(r->to->patterns[1].negate);
+	ck_assert_str_eq(r->to->patterns[1].glob, "team@*");
+	ck_assert_uint_eq(r->subject->n_patterns, 2);
+	ck_assert_str_eq(g_regex_get_pattern(r->subject->patterns[0].regex), "\\d{3,}");
+	ck_assert_str_eq(r->subject->patterns[1].glob, "*urgent*");
+	ck_assert_str_eq(r->list->patterns[0].glob, "rust.lists.*");
+	ck_assert_uint_eq(r->account->n_patterns, 2);
+	ck_assert_str_eq(r->mailbox->patterns[0].glob, "lists/*");
+	ck_assert(r->has_larger);
+	ck_assert_uint_eq(r->larger, 10240);
+	ck_assert(r->has_smaller);
+	ck_assert_uint_eq(r->smaller, 5 * 1024 * 1024);
+	ck_assert_uint_eq(r->actions, MB_ACTION_NOTIFY | MB_ACTION_HOOK);
+	ck_assert_int_eq(r->urgency, MB_URGENCY_CRITICAL);
+	/* a command, not a path: "~" stays */
+	ck_assert_str_eq(r->hook, "~/bin/boss-hook \"$MAILBELL_SUBJECT\"");
+	ck_assert_int_eq(r->download, MB_DOWNLOAD_FULL);
+
+	r = rule(c, 1);
+	ck_assert_uint_eq(r->actions, MB_ACTION_HOOK);
+	ck_assert_int_eq(r->download, MB_DOWNLOAD_HEADERS);
+	ck_assert_int_eq(r->urgency, MB_URGENCY_UNSET);
+	ck_assert_ptr_null(r->hook);
+	ck_assert(!r->has_larger);
+	ck_assert(!r->has_smaller);
+	r = rule(c, 2);
+	ck_assert(r->has_smaller);
+	ck_assert_uint_eq(r->smaller, 1);
+	ck_assert_int_eq(r->urgency, MB_URGENCY_LOW);
+	r = rule(c, 3);
+	ck_assert(r->has_larger);
+	ck_assert_uint_eq(r->larger, 0);
+	ck_assert_uint_eq(r->actions, MB_ACTION_IGNORE);
+	mb_config_destroy(c);
+
+	/* a long pattern list, past inih's line buffer */
+	GString *from = g_string_new("[rule long]\nfrom = ");
+	for (int i = 0; i < 40; i++)
+		g_string_append_printf(from, "%ssender%d@example.org", i ? ", " : "", i);
+	g_string_append_c(from, '\n');
+	char *text = g_strconcat(ACCOUNT, from->str, NULL);
+	c = load_ok(text);
+	ck_assert_uint_eq(rule(c, 0)->from->n_patterns, 40);
+	ck_assert_str_eq(rule(c, 0)->from->patterns[39].glob, "sender39@example.org");
+	mb_config_destroy(c);
+	g_free(text);
+	g_string_free(from, TRUE);
+}
+END_TEST
+
+START_TEST(test_rule_errors)
+{
+	GError *error = NULL;
+	ck_assert_ptr_null(g_regex_new("[unclosed", G_REGEX_CASELESS, 0, &error));
+	char *want = g_strdup_printf("6: bad regular expression in subject: %s", error->message);
+	g_clear_error(&error);
+	assert_error(ACCOUNT "[rule r]\nsubject = ok*, ~[unclosed\n", want);
+	g_free(want);
+	ck_assert_ptr_null(g_regex_new("(", G_REGEX_CASELESS, 0, &error));
+	want = g_strdup_printf("7: bad regular expression in list: %s", error->message);
+	g_clear_error(&error);
+	assert_error(ACCOUNT "[rule r]\nfrom = *\nlist = !~(\n", want);
+	g_free(want);
+
+	/* a regex with a comma it does not escape is two patterns */
+	struct mb_config *c = load_ok(ACCOUNT "[rule r]\nfrom = ~^a{1,3}$\n");
+	ck_assert_uint_eq(rule(c, 0)->from->n_patterns, 2);
+	mb_config_destroy(c);
+
+	assert_error(ACCOUNT "[rule r]\nfrom =  \naction = ignore\n", "6: empty value for from");
+	assert_error(ACCOUNT "[rule r]\nto = a@b, ,c@d\n", "6: empty item in to list 'a@b, ,c@d'");
+	assert_error(ACCOUNT "[rule r]\nsubject = x,\n", "6: empty item in subject list 'x,'");
+	assert_error(ACCOUNT "[rule r]\nmailbox = INBOX, !\n", "6: empty pattern after '!' in mailbox list 'INBOX, !'");
+	assert_error(ACCOUNT "[rule r]\nlist = !~\n", "6: empty regular expression after '~' in list list '!~'");
+	assert_error(ACCOUNT "[rule r]\naccount =\n", "6: empty value for account");
+	assert_error(ACCOUNT "[rule r]\nlarger = 1.5M\n", "6: bad size '1.5M' for larger: use e.g. 65536, 100K, 5M");
+	assert_error(ACCOUNT "[rule r]\nsmaller = -1\n", "6: bad size '-1' for smaller: use e.g. 65536, 100K, 5M");
+	assert_error(ACCOUNT "[rule r]\nsmaller =\n", "6: bad size '' for smaller: use e.g. 65536, 100K, 5M");
+	assert_error(ACCOUNT "[rule r]\nurgency = high\n", "6: bad value 'high' for urgency: use low, normal or critical");
+	assert_error(ACCOUNT "[rule r]\nurgency =\n", "6: bad value '' for urgency: use low, normal or critical");
+	assert_error(ACCOUNT "[rule r]\ndownload = body\n", "6: bad value 'body' for download: use full or headers");
+	assert_error(ACCOUNT "[rule r]\nhook =\n", "6: empty value for hook");
+	assert_error(ACCOUNT "[rule r]\nfrom = a\nfrom = b\n", "7: duplicate key 'from' in [rule r] (first on line 6)");
+	assert_error(ACCOUNT "[rule r]\npreview = no\n", "6: unknown key 'preview' in [rule r]");
+	assert_error(ACCOUNT "[rule r]\ndownload_limit = 1K\n", "6: unknown key 'download_limit' in [rule r]");
+
+	/* size bounds no message can meet */
+	assert_error(ACCOUNT "[rule r]\nsmaller = 0\n", "5: rule r: smaller = 0 (line 6) matches no message");
+	assert_error(ACCOUNT "[rule r]\nlarger = 5M\nsmaller = 1M\n",
+		"5: rule r: no message is larger than 5242880 and smaller than 1048576 octets (lines 6 and 7)");
+	assert_error(ACCOUNT "[rule r]\nsmaller = 101\nlarger = 100\n",
+		"5: rule r: no message is larger than 100 and smaller than 101 octets (lines 7 and 6)");
+	c = load_ok(ACCOUNT "[rule r]\nlarger = 100\nsmaller = 102\n");
+	mb_config_destroy(c);
+
+	/* a rule for accounts that are not configured, wherever they are */
+	assert_error(ACCOUNT "[rule r]\naccount = wrok\n[account work]\nhost = h\nuser = u\npassword = p\n",
+		"6: rule r: account matches no [account NAME] section");
+	assert_error(ACCOUNT "[rule r]\nfrom = *\naccount = !a\n", "7: rule r: account matches no [account NAME] section");
+	c = load_ok(ACCOUNT "[rule r]\naccount = wor*, x\n[account work]\nhost = h\nuser = u\npassword = p\n");
+	mb_config_destroy(c);
+	/* the first error still wins */
+	assert_error(ACCOUNT "[rule r]\naccount = nope\n[general]\nfoo = 1\n", "8: unknown key 'foo' in [general]");
+}
+END_TEST
+
+/* Results that would do nothing are errors at the rule's header line. */
+START_TEST(test_rule_contradictions)
+{
+	assert_error(ACCOUNT "[rule r]\nfrom = *\naction = hook\nurgency = critical\n",
+		"5: rule r: urgency (line 8) needs notify in action (line 7)");
+	assert_error(ACCOUNT "[rule r]\nurgency = low\naction = hook\n",
+		"5: rule r: urgency (line 6) needs notify in action (line 7)");
+	assert_error(ACCOUNT "[rule r]\naction = notify\nhook = run-it\n",
+		"5: rule r: hook (line 7) needs hook in action (line 6)");
+	assert_error(ACCOUNT "[rule r]\naction = ignore\nurgency = low\n",
+		"5: rule r: urgency (line 7) does nothing with action = ignore (line 6)");
+	assert_error(ACCOUNT "[rule r]\nhook = run-it\naction = ignore\n",
+		"5: rule r: hook (line 6) does nothing with action = ignore (line 7)");
+	assert_error(ACCOUNT "[rule r]\naction = ignore\ndownload = full\n",
+		"5: rule r: download (line 7) does nothing with action = ignore (line 6)");
+	/* found when the section ends, before the next one is read */
+	assert_error(ACCOUNT "[rule r]\naction = ignore\ndownload = headers\n[general]\nfoo = 1\n",
+		"5: rule r: download (line 7) does nothing with action = ignore (line 6)");
+
+	/* what makes sense is accepted; the default action has notify and hook */
+	struct mb_config *c = load_ok(ACCOUNT "[rule r]\nurgency = critical\nhook = run-it\ndownload = full\n"
+		"[rule s]\naction = notify\nurgency = low\ndownload = headers\n"
+		"[rule t]\naction = hook\nhook = other\ndownload = full\n");
+	ck_assert_uint_eq(rule(c, 0)->actions, MB_ACTION_NOTIFY | MB_ACTION_HOOK);
+	ck_assert_int_eq(rule(c, 0)->urgency, MB_URGENCY_CRITICAL);
+	ck_assert_str_eq(rule(c, 0)->hook, "run-it");
+	ck_assert_str_eq(rule(c, 2)->hook, "other");
 	mb_config_destroy(c);
 }
 END_TEST
@@ -512,8 +825,6 @@ START_TEST(test_missing_required)
 	assert_error("[account a]\nhost = h\npassword = p\n", "1: account a: missing user");
 	/* a section with no keys at all is still seen */
 	assert_error(ACCOUNT "[account empty]\n", "5: account empty: missing host");
-	assert_error(ACCOUNT "[rule r]\naction = notify\n", "5: rule r: missing from");
-	assert_error(ACCOUNT "[rule r]\n", "5: rule r: missing from");
 }
 END_TEST
 
@@ -745,6 +1056,7 @@ config_suite(void)
 	TCase *tc = tcase_create("load");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_duration_parse);
+	tcase_add_test(tc, test_size_parse);
 	tcase_add_test(tc, test_defaults);
 	tcase_add_test(tc, test_rule_defaults);
 	tcase_add_test(tc, test_full_fixture);
@@ -755,6 +1067,10 @@ config_suite(void)
 	tcase_add_test(tc, test_bad_values);
 	tcase_add_test(tc, test_bools);
 	tcase_add_test(tc, test_hook_empty_vs_unset);
+	tcase_add_test(tc, test_download_preview);
+	tcase_add_test(tc, test_rule_keys);
+	tcase_add_test(tc, test_rule_errors);
+	tcase_add_test(tc, test_rule_contradictions);
 	tcase_add_test(tc, test_password_exclusive);
 	tcase_add_test(tc, test_mailboxes);
 	tcase_add_test(tc, test_auth_requirements);
