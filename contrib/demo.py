@@ -238,7 +238,9 @@ def main():
 		if len(lines) != len(announced):
 			problems.append(f'{len(lines)} hook lines, expected {len(announced)}')
 		if bus:
-			esc = lambda t: t.replace('&', '&amp;').replace('<', '&lt;').replace('>', '&gt;')
+			# as g_markup_escape_text() does
+			esc = lambda t: (t.replace('&', '&amp;').replace('<', '&lt;').replace('>', '&gt;')
+					 .replace('"', '&quot;').replace("'", '&#39;'))
 			got = [(n['summary'], n['body'], n['hints'].get('urgency')) for n in notes]
 			want = [(r['name'], esc(r['subject'] + '\n' + r['preview']), r['urgency']) for r in announced]
 			if got != want:

@@ -7,21 +7,22 @@
 # 1. Checks the Debian packages it needs; as root it installs the missing ones
 #    (apt-get update; apt-get install --no-install-recommends ...), otherwise it
 #    prints the command to run and exits 1.
-# 2. Builds mailbell with meson into build/ (set up if needed).
+# 2. Builds mailbell and its man pages with meson into build/ (set up if needed).
 # 3. Runs contrib/demo.py: a throwaway Dovecot with a freshly generated CA, a
 #    private D-Bus session with a stand-in notification service, mailbell with a
 #    demo config (one account over TLS, a hook, a rule ignoring a newsletter
-#    sender), four sample messages, and what became of each of them.
+#    sender, a rule making "urgent" subjects critical), five sample messages,
+#    and what became of each of them (notification with its preview, hook line).
 #
 # --keep leaves the temporary directory (configs, logs) in place and says where.
 # BUILD_DIR overrides the build directory (default: build).
-# Exit status: 0 when the three expected messages were announced and the
+# Exit status: 0 when the four expected messages were announced and the
 # newsletter was not; 1 otherwise (2 for an unknown argument).
 set -eu
 
 cd "$(dirname "$0")/.."
 
-pkgs="meson ninja-build pkg-config gcc libssl-dev libinih-dev libglib2.0-dev libgmime-3.0-dev
+pkgs="meson ninja-build pkg-config gcc libssl-dev libinih-dev libglib2.0-dev libgmime-3.0-dev libjson-glib-dev
 libnotify-dev check scdoc dovecot-imapd python3 python3-dbusmock dbus openssl"
 
 missing=
@@ -55,7 +56,8 @@ build=${BUILD_DIR:-build}
 if [ ! -f "$build/build.ninja" ]; then
 	meson setup "$build"
 fi
-ninja -C "$build" src/mailbell
+# everything, man pages included (README: man -l build/man/mailbell.ini.5)
+ninja -C "$build"
 
 MAILBELL=$(cd "$build" && pwd)/src/mailbell
 export MAILBELL

@@ -13,10 +13,27 @@
 #include "message.h"
 #include "notify.h"
 #include "rules.h"
+#include "text.h"
 
 #define BACKOFF_MIN 1    /* seconds */
 #define BACKOFF_MAX 300  /* seconds */
 #define STABLE_AFTER 60  /* seconds connected before the backoff resets */
+/* Rejected sign-ins in a row before the account stops trying: servers lock
+ * accounts that keep failing. */
+#define AUTH_FAILURES_MAX 3
+
+static const char *const watch_state_names[] = {
+	[MB_WATCH_CONNECTING] = "connecting",
+	[MB_WATCH_IDLE] = "idle",
+	[MB_WATCH_POLLING] = "polling",
+	[MB_WATCH_BACKOFF] = "backoff",
+	[MB_WATCH_WAITING_NETWORK] = "waiting_network",
+	[MB_WATCH_AUTH_FAILED] = "auth_failed",
+	[MB_WATCH_STOPPED] = "stopped",
+};
+
+static void (*changed_fn)(void *);
+static void *changed_data;
 
 /* A watched mailbox: what was reported so far. */
 struct mstate {
@@ -25,6 +42,9 @@ struct mstate {
 	bool reported_before;       /* a batch was handled since start */
 	GQueue pending;             /* UIDs whose hook is queued, ascending */
 	bool in_report;             /* the batch saves once at its end */
+	gint64 last_message;        /* Unix seconds of the last one reported, 0 */
+	unsigned reported;          /* messages reported since start */
+	gint64 unseen;              /* UNSEEN from STATUS/NOTIFY, -1: unknown */
 };
 
 /* A connection; the first one expands the configured mailbox names and,
@@ -44,6 +64,21 @@ struct watch {
 	GCancellable *cred_cancel;
 	pid_t cred_pgid;            /* process group of the running command */
 	guint cred_timer;
+	/* for mailbell ctl status */
+	enum mb_watch_state state;
+	gint64 state_since;         /* Unix seconds */
+	char *last_error;           /* the last failure, NULL after a success */
+	gint64 retry_at;            /* Unix seconds of the next attempt, 0 */
+	char **watching;            /* the mailboxes assigned at the last sign-in */
+	/* rejected sign-ins: after AUTH_FAILURES_MAX in a row, stop until
+	 * ctl reconnect, a reload that changes the account, or a new secret */
+	unsigned auth_failures;
+	char *secret_hash;          /* SHA-256 of the secret last signed in with */
+	char *failed_hash;          /* ... of the one rejected last */
+	bool probing_secret;        /* running the credential command only to
+	                             * see whether its output changed */
+	bool caught_up;             /* reached IDLE (or polling) once: --once */
+	bool failed;                /* --once/--check: gave up */
 };
 
 struct mb_account {
@@ -65,6 +100,15 @@ struct mb_account {
 	void *task_data;
 	GBytes *task_raw;
 	bool task_found;
+	/* --once */
+	mb_account_once_fn once_done;
+	void *once_data;
+	/* --check */
+	mb_account_check_fn check_done;
+	void *check_data;
+	enum mb_account_check_status check_status;
+	char *check_line;           /* set when the server answered LIST */
+	GList *hook_ctxs;           /* struct hook_ctx * whose hook is queued */
 };
 
 static void connect_watch(struct watch *w);
@@ -74,10 +118,28 @@ static void connect_watch(struct watch *w);
 /* Holds the account, not the watch: a watch may be replaced (new mailbox
  * shares at a sign-in) while its messages' hooks still wait in the queue. */
 struct hook_ctx {
-	struct mb_account *acct;
+	struct mb_account *acct;    /* NULL once the account is gone */
 	struct mstate *ms;
 	uint32_t uid;
 };
+
+static void set_watch_state(struct watch *w, enum mb_watch_state st)
+{
+	if (w->state == st)
+		return;
+	w->state = st;
+	w->state_since = g_get_real_time() / G_USEC_PER_SEC;
+	if (st != MB_WATCH_BACKOFF)
+		w->retry_at = 0;
+	if (changed_fn)
+		changed_fn(changed_data);
+}
+
+static void set_last_error(struct watch *w, const char *reason)
+{
+	g_free(w->last_error);
+	w->last_error = reason ? g_strdup(reason) : NULL;
+}
 
 static void save_state(struct mb_account *a, struct mstate *ms, bool durable);
 
@@ -94,6 +156,11 @@ static void update_hook_uid(struct mstate *ms)
 static void hook_started(void *data)
 {
 	struct hook_ctx *ctx = data;
+	if (!ctx->acct) {
+		g_free(ctx); /* removed by a reload: nothing to record */
+		return;
+	}
+	ctx->acct->hook_ctxs = g_list_remove(ctx->acct->hook_ctxs, ctx);
 	struct mstate *ms = ctx->ms;
 	g_queue_remove(&ms->pending, GUINT_TO_POINTER(ctx->uid));
 	if (ms->in_report) {
@@ -184,7 +251,9 @@ static void report(struct watch *w, struct mstate *ms, GPtrArray *msgs, bool cat
 		const struct verdict *v = &verdicts[i];
 		if (!v->actions)
 			continue;
-		g_info("%s: new message uid %u from %s%s%s (%s)", w->name, m->uid, m->from,
+		ms->reported++;
+		ms->last_message = g_get_real_time() / G_USEC_PER_SEC;
+		g_info("%s: %s: new message uid %u from %s%s%s (%s)", w->name, m->mailbox, m->uid, m->from,
 			v->rule ? ", rule " : "", v->rule ? v->rule->name : "",
 			m->raw ? "downloaded" : "headers");
 		if ((v->actions & MB_ACTION_NOTIFY) && !summarize)
@@ -195,15 +264,12 @@ static void report(struct watch *w, struct mstate *ms, GPtrArray *msgs, bool cat
 			ctx->ms = ms;
 			ctx->uid = m->uid;
 			g_queue_push_tail(&ms->pending, GUINT_TO_POINTER(m->uid));
+			a->hook_ctxs = g_list_prepend(a->hook_ctxs, ctx);
 			mb_hook_run(v->hook, m, v->rule ? v->rule->name : NULL, hook_started, ctx);
 		}
 	}
-	if (summarize) {
-		char *summary = g_strdup_printf("%u new messages in %s/%s%s", n_notify,
-			a->ac->name, ms->name, catchup ? " while offline" : "");
-		mb_notify_text(summary, "", "email.arrived", false);
-		g_free(summary);
-	}
+	if (summarize)
+		mb_notify_batch(a->ac->name, ms->name, n_notify, catchup);
 	g_free(verdicts);
 }
 
@@ -218,6 +284,8 @@ static void save_state(struct mb_account *a, struct mstate *ms, bool durable)
 
 /* --- session events ------------------------------------------------------ */
 
+static void check_once(struct mb_account *a);
+
 static void on_idling(struct mb_imap_session *session, void *data)
 {
 	struct watch *w = data;
@@ -226,6 +294,25 @@ static void on_idling(struct mb_imap_session *session, void *data)
 	if (w->failure_told)
 		g_message("%s: connected again", w->name);
 	w->failure_told = false;
+	w->auth_failures = 0;
+	set_last_error(w, NULL);
+	set_watch_state(w, mb_imap_session_is_polling(session) ? MB_WATCH_POLLING : MB_WATCH_IDLE);
+	if (!w->caught_up) {
+		w->caught_up = true;
+		check_once(w->acct);
+	}
+}
+
+static void on_unseen(struct mb_imap_session *session, const char *mailbox, uint32_t unseen,
+	void *data)
+{
+	struct watch *w = data;
+	struct mstate *ms = g_hash_table_lookup(w->acct->mstates, mailbox);
+	if (ms && ms->unseen != (gint64)unseen) {
+		ms->unseen = unseen;
+		if (changed_fn)
+			changed_fn(changed_data);
+	}
 }
 
 static struct mstate *get_mstate(struct mb_account *a, const char *mailbox)
@@ -234,6 +321,7 @@ static struct mstate *get_mstate(struct mb_account *a, const char *mailbox)
 	if (!ms) {
 		ms = g_new0(struct mstate, 1);
 		ms->name = g_strdup(mailbox);
+		ms->unseen = -1;
 		mb_state_get(a->state, a->ac->name, mailbox, &ms->st);
 		g_hash_table_insert(a->mstates, ms->name, ms);
 	}
@@ -322,6 +410,8 @@ static void on_messages(struct mb_imap_session *session, const struct mb_imap_ma
 
 static void assign(struct watch *w, char **names)
 {
+	g_strfreev(w->watching);
+	w->watching = g_strdupv(names);
 	GArray *list = g_array_new(FALSE, TRUE, sizeof(struct mb_imap_mailbox));
 	for (char **n = names; n && *n; n++) {
 		struct mstate *ms = get_mstate(w->acct, *n);
@@ -467,6 +557,7 @@ static void schedule_retry(struct watch *w, unsigned delay)
 	if (!w->acct->network_up && !is_loopback(w->acct->ac->host)) {
 		g_message("%s: waiting for the network", w->name);
 		w->waiting_network = true;
+		set_watch_state(w, MB_WATCH_WAITING_NETWORK);
 		return;
 	}
 	/* Jitter up to a quarter keeps many clients (and our own mailboxes)
@@ -474,6 +565,8 @@ static void schedule_retry(struct watch *w, unsigned delay)
 	guint ms = delay * 1000 + (guint)g_random_int_range(0, (gint32)(delay * 250 + 1));
 	g_message("%s: reconnecting in %.1fs", w->name, ms / 1000.0);
 	w->retry_timer = g_timeout_add(ms, on_retry, w);
+	set_watch_state(w, MB_WATCH_BACKOFF);
+	w->retry_at = g_get_real_time() / G_USEC_PER_SEC + (ms + 999) / 1000;
 }
 
 static void tell_user_once(struct watch *w, const char *what, const char *reason)
@@ -484,6 +577,33 @@ static void tell_user_once(struct watch *w, const char *what, const char *reason
 	char *summary = g_strdup_printf("mailbell: %s (%s)", what, w->name);
 	mb_notify_text(summary, reason, "email", true);
 	g_free(summary);
+}
+
+static void finish_check(struct mb_account *a, enum mb_imap_close how, const char *reason);
+static void on_checked(struct mb_imap_session *session, const struct mb_imap_check_result *res,
+	void *data);
+static gboolean on_secret_probe(gpointer data);
+
+/* After AUTH_FAILURES_MAX rejected sign-ins in a row: no more attempts
+ * until the user acts; a credential command is still run now and then, and
+ * a different answer from it is worth one more attempt. */
+static void stop_after_auth_failures(struct watch *w, const char *reason)
+{
+	struct mb_account *a = w->acct;
+	bool cmd = a->ac->password_cmd || a->ac->oauth_token_cmd;
+	g_warning("%s: sign-in rejected %u times in a row: not trying again until "
+		"'mailbell ctl reconnect %s'%s", w->name, w->auth_failures, a->ac->name,
+		cmd ? " or a new password from the credential command" : " or a reload with new credentials");
+	set_watch_state(w, MB_WATCH_AUTH_FAILED);
+	char *summary = g_strdup_printf("mailbell: sign-in failed %u times (%s): stopped trying",
+		w->auth_failures, w->name);
+	char *body = g_strdup_printf("%s\nFix the credentials, then run: mailbell ctl reconnect %s",
+		reason, a->ac->name);
+	mb_notify_text(summary, body, "email", true);
+	g_free(summary);
+	g_free(body);
+	if (cmd)
+		w->retry_timer = g_timeout_add_seconds(BACKOFF_MAX, on_secret_probe, w);
 }
 
 static void on_closed(struct mb_imap_session *session, enum mb_imap_close how,
@@ -497,24 +617,44 @@ static void on_closed(struct mb_imap_session *session, enum mb_imap_close how,
 		finish_task(a, how, reason);
 		return;
 	}
-
+	if (a->check_done) {
+		finish_check(a, how, reason);
+		return;
+	}
 	if (how == MB_IMAP_CLOSE_LOGOUT || a->stopping) {
 		g_debug("%s: %s", w->name, reason);
+		set_watch_state(w, MB_WATCH_STOPPED);
 		if (a->stopping && a->stop_pending > 0 && --a->stop_pending == 0 && a->stop_done)
 			a->stop_done(a->stop_data);
 		return;
 	}
+	set_last_error(w, reason);
 	gint64 now = g_get_monotonic_time();
 	bool was_healthy = w->healthy_since != 0;
 	if (w->healthy_since && now - w->healthy_since >= (gint64)STABLE_AFTER * G_USEC_PER_SEC)
 		w->backoff = BACKOFF_MIN;
 	w->healthy_since = 0;
+	if (a->once_done && !w->caught_up) {
+		/* --once does not retry */
+		g_warning("%s: %s", w->name, reason);
+		w->failed = true;
+		set_watch_state(w, MB_WATCH_STOPPED);
+		check_once(a);
+		return;
+	}
 
 	unsigned delay;
 	switch (how) {
 	case MB_IMAP_CLOSE_AUTH_FAILED:
 		/* R4: retrying quickly could get the account locked. */
 		g_warning("%s: %s", w->name, reason);
+		w->auth_failures++;
+		g_free(w->failed_hash);
+		w->failed_hash = g_strdup(w->secret_hash);
+		if (w->auth_failures >= AUTH_FAILURES_MAX) {
+			stop_after_auth_failures(w, reason);
+			return;
+		}
 		tell_user_once(w, "sign-in failed", reason);
 		delay = BACKOFF_MAX;
 		break;
@@ -541,6 +681,8 @@ static const struct mb_imap_events session_events = {
 	.plan = on_plan,
 	.messages = on_messages,
 	.fetched = on_fetched,
+	.checked = on_checked,
+	.unseen = on_unseen,
 	.alert = on_alert,
 	.closed = on_closed,
 };
@@ -562,8 +704,12 @@ static void start_session(struct watch *w, const char *secret)
 		.want_preview = mb_account_config_preview(a->config, a->ac),
 		.task_mailbox = a->task_mailbox,
 		.task_uid = a->task_uid,
+		.task_check = a->check_done != NULL,
 	};
+	g_free(w->secret_hash);
+	w->secret_hash = g_compute_checksum_for_string(G_CHECKSUM_SHA256, secret ? secret : "", -1);
 	g_debug("%s: connecting to %s:%u", w->name, a->ac->host, a->ac->port);
+	set_watch_state(w, MB_WATCH_CONNECTING);
 	w->session = mb_imap_session_create(&p, &session_events, w);
 }
 
@@ -618,13 +764,25 @@ static void cred_failed(struct watch *w, const char *fmt, ...)
 	va_start(ap, fmt);
 	char *why = g_strdup_vprintf(fmt, ap);
 	va_end(ap);
-	if (w->acct->task_uid) {
-		char *reason = g_strdup_printf("%s %s", cred_key(w->acct), why);
-		finish_task(w->acct, MB_IMAP_CLOSE_ERROR, reason);
+	struct mb_account *a = w->acct;
+	char *reason = g_strdup_printf("%s %s", cred_key(a), why);
+	set_last_error(w, reason);
+	if (a->task_uid || a->check_done || (a->once_done && !w->caught_up)) {
+		if (a->task_uid) {
+			finish_task(a, MB_IMAP_CLOSE_ERROR, reason);
+		} else if (a->check_done) {
+			finish_check(a, MB_IMAP_CLOSE_ERROR, reason);
+		} else {
+			g_warning("%s: %s", w->name, reason);
+			w->failed = true;
+			set_watch_state(w, MB_WATCH_STOPPED);
+			check_once(a);
+		}
 		g_free(reason);
 		g_free(why);
 		return;
 	}
+	g_free(reason);
 	g_warning("%s: %s %s", w->name, cred_key(w->acct), why);
 	tell_user_once(w, "cannot get credentials", why);
 	g_free(why);
@@ -633,17 +791,47 @@ static void cred_failed(struct watch *w, const char *fmt, ...)
 	schedule_retry(w, delay);
 }
 
+/* The first line of what a credential command printed, as bytes (a
+ * password need not be UTF-8), or NULL when it printed no line or a NUL. */
+static char *first_line(GBytes *out)
+{
+	gsize len = 0;
+	const char *p = out ? g_bytes_get_data(out, &len) : NULL;
+	if (!p)
+		return NULL;
+	size_t n = 0;
+	while (n < len && p[n] != '\r' && p[n] != '\n')
+		n++;
+	if (n == 0 || memchr(p, '\0', n))
+		return NULL;
+	return g_strndup(p, n);
+}
+
+static void wipe_bytes(GBytes *b)
+{
+	if (!b)
+		return;
+	gsize len;
+	/* the only reference is ours: GSubprocess handed it over */
+	void *p = (void *)g_bytes_get_data(b, &len);
+	if (p && len)
+		explicit_bzero(p, len);
+	g_bytes_unref(b);
+}
+
 static void on_cred_done(GObject *source, GAsyncResult *res, gpointer data)
 {
 	GSubprocess *proc = G_SUBPROCESS(source);
-	char *out = NULL, *err = NULL;
+	GBytes *out = NULL, *err = NULL;
 	GError *error = NULL;
-	bool ok = g_subprocess_communicate_utf8_finish(proc, res, &out, &err, &error);
+	bool ok = g_subprocess_communicate_finish(proc, res, &out, &err, &error);
 	if (!ok && g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
 		g_error_free(error);
 		return; /* the watch is gone or gave up; data may be stale */
 	}
 	struct watch *w = data;
+	bool probing = w->probing_secret;
+	w->probing_secret = false;
 	if (w->cred_timer)
 		g_source_remove(w->cred_timer);
 	w->cred_timer = 0;
@@ -652,27 +840,52 @@ static void on_cred_done(GObject *source, GAsyncResult *res, gpointer data)
 		cred_failed(w, "failed: %s", error->message);
 		g_error_free(error);
 	} else if (!g_subprocess_get_if_exited(proc) || g_subprocess_get_exit_status(proc) != 0) {
-		char *e = g_strstrip(g_strdup(err ? err : ""));
+		gsize elen = 0;
+		const char *ep = err ? g_bytes_get_data(err, &elen) : NULL;
+		char *e = g_strstrip(mb_text_sanitize(ep ? ep : "", elen));
 		cred_failed(w, "failed (exit status %d)%s%s",
 			g_subprocess_get_if_exited(proc) ? g_subprocess_get_exit_status(proc) : -1,
 			*e ? ": " : "", e);
 		g_free(e);
 	} else {
-		size_t n = strcspn(out ? out : "", "\r\n");
-		if (n == 0) {
+		char *secret = first_line(out);
+		char *hash = secret ? g_compute_checksum_for_string(G_CHECKSUM_SHA256, secret, -1) : NULL;
+		if (!secret) {
 			cred_failed(w, "printed nothing");
+		} else if (probing && w->failed_hash && strcmp(hash, w->failed_hash) == 0) {
+			/* still the rejected secret: keep waiting */
+			w->retry_timer = g_timeout_add_seconds(BACKOFF_MAX, on_secret_probe, w);
 		} else {
-			out[n] = '\0';
-			start_session(w, out);
+			if (probing) {
+				g_message("%s: %s prints a new secret: signing in again", w->name,
+					cred_key(w->acct));
+				/* one more rejection stops it again */
+				w->auth_failures = AUTH_FAILURES_MAX - 1;
+			}
+			start_session(w, secret);
 		}
+		if (secret) {
+			explicit_bzero(secret, strlen(secret));
+			g_free(secret);
+		}
+		g_free(hash);
 	}
 	g_clear_object(&w->cred_proc);
 	w->cred_pgid = 0;
-	if (out) {
-		explicit_bzero(out, strlen(out));
-		g_free(out);
-	}
-	g_free(err);
+	wipe_bytes(out);
+	if (err)
+		g_bytes_unref(err);
+}
+
+/* Stopped after rejected sign-ins: see whether the credential command now
+ * prints something else. */
+static gboolean on_secret_probe(gpointer data)
+{
+	struct watch *w = data;
+	w->retry_timer = 0;
+	w->probing_secret = true;
+	connect_watch(w);
+	return G_SOURCE_REMOVE;
 }
 
 static gboolean on_cred_timeout(gpointer data)
@@ -690,6 +903,8 @@ static void connect_watch(struct watch *w)
 	w->waiting_network = false;
 	if (a->stopping || w->session || w->cred_proc)
 		return;
+	if (!w->probing_secret)
+		set_watch_state(w, MB_WATCH_CONNECTING);
 	const char *cmd = uses_oauth(a->ac) ? a->ac->oauth_token_cmd : a->ac->password_cmd;
 	if (!cmd) {
 		start_session(w, a->ac->password);
@@ -718,7 +933,7 @@ static void connect_watch(struct watch *w)
 		return;
 	}
 	w->cred_cancel = g_cancellable_new();
-	g_subprocess_communicate_utf8_async(w->cred_proc, NULL, w->cred_cancel, on_cred_done, w);
+	g_subprocess_communicate_async(w->cred_proc, NULL, w->cred_cancel, on_cred_done, w);
 	w->cred_timer = g_timeout_add_seconds(a->config->timeout, on_cred_timeout, w);
 }
 
@@ -731,6 +946,8 @@ static struct watch *watch_new(struct mb_account *a, char **share, const char *n
 	w->share = share;
 	w->name = g_strdup(name);
 	w->backoff = BACKOFF_MIN;
+	w->state = MB_WATCH_CONNECTING;
+	w->state_since = g_get_real_time() / G_USEC_PER_SEC;
 	return w;
 }
 
@@ -741,6 +958,10 @@ static void watch_free(struct watch *w)
 	cred_cleanup(w);
 	mb_imap_session_destroy(w->session);
 	g_strfreev(w->share);
+	g_strfreev(w->watching);
+	g_free(w->last_error);
+	g_free(w->secret_hash);
+	g_free(w->failed_hash);
 	g_free(w->name);
 	g_free(w);
 }
@@ -853,10 +1074,349 @@ void mb_account_fetch(struct mb_account *a, const char *mailbox, uint32_t uid,
 	connect_watch(a->watches->pdata[0]);
 }
 
+/* --- --check ------------------------------------------------------------ */
+
+/* RFC 3501 6.3.8 wildcards: '*' matches anything, '%' anything but the
+ * hierarchy delimiter. INBOX is case-insensitive. */
+static bool list_match(const char *pattern, const char *name, char delim)
+{
+	if (g_ascii_strcasecmp(pattern, "INBOX") == 0)
+		return g_ascii_strcasecmp(name, "INBOX") == 0;
+	for (; *pattern; pattern++) {
+		if (*pattern == '*' || *pattern == '%') {
+			for (const char *n = name;; n++) {
+				if (list_match(pattern + 1, n, delim))
+					return true;
+				if (!*n || (*pattern == '%' && delim && *n == delim))
+					return false;
+			}
+		}
+		if (*pattern != *name)
+			return false;
+		name++;
+	}
+	return *name == '\0';
+}
+
+static void check_report(struct mb_account *a, enum mb_account_check_status st, const char *line)
+{
+	mb_account_check_fn done = a->check_done;
+	void *data = a->check_data;
+	a->check_done = NULL;
+	if (done)
+		done(st, line, data);
+}
+
+/* The usual INI mistake: "user = me@example.org # work" keeps the comment
+ * (only a ';' after white space starts one). Never shows the password. */
+static char *comment_hint(const struct mb_account_config *ac)
+{
+	const char *what = NULL;
+	if (ac->user && strstr(ac->user, " #"))
+		what = "user";
+	else if (ac->password && strstr(ac->password, " #"))
+		what = "password";
+	if (!what)
+		return g_strdup("");
+	return g_strdup_printf(" (hint: the %s value holds \" #\": a '#' after a value is part "
+		"of it, not a comment; put comments on lines of their own)", what);
+}
+
+static void on_checked(struct mb_imap_session *session, const struct mb_imap_check_result *res,
+	void *data)
+{
+	struct watch *w = data;
+	struct mb_account *a = w->acct;
+	GString *missing = g_string_new(NULL), *found = g_string_new(NULL);
+	for (char **p = a->ac->mailboxes; p && *p; p++) {
+		bool any = false;
+		for (const char *const *n = res->names; *n; n++) {
+			if (list_match(*p, *n, res->delimiter)) {
+				any = true;
+				if (found->len < 1000)
+					g_string_append_printf(found, "%s%s", found->len ? ", " : "", *n);
+			}
+		}
+		if (!any)
+			g_string_append_printf(missing, "%s\"%s\"", missing->len ? ", " : "", *p);
+	}
+	GString *caps = g_string_new(NULL);
+	static const char *const wanted[] = { "IDLE", "NOTIFY", "CONDSTORE", "PREVIEW" };
+	for (size_t i = 0; i < G_N_ELEMENTS(wanted); i++) {
+		bool has = false;
+		for (const char *const *c = res->caps; *c && !has; c++)
+			has = g_ascii_strcasecmp(*c, wanted[i]) == 0;
+		g_string_append_printf(caps, "%s%s %s", i ? ", " : "", wanted[i], has ? "yes" : "no");
+	}
+	const char *tls = a->ac->tls == MB_TLS_IMPLICIT ? "TLS" : a->ac->tls == MB_TLS_STARTTLS
+		? "STARTTLS" : "no TLS";
+	char *line;
+	if (missing->len) {
+		GString *all = g_string_new(NULL);
+		guint n = 0;
+		for (const char *const *x = res->names; *x; x++, n++)
+			if (n < 40)
+				g_string_append_printf(all, "%s%s", n ? ", " : "", *x);
+		if (n > 40)
+			g_string_append_printf(all, ", ... (%u more)", n - 40);
+		char d[8];
+		if (res->delimiter)
+			g_snprintf(d, sizeof d, "\"%c\"", res->delimiter);
+		else
+			g_strlcpy(d, "none", sizeof d);
+		line = g_strdup_printf("%s: signed in, but no mailbox matches %s; the server has: %s "
+			"(hierarchy separator %s)", a->ac->name, missing->str, all->str, d);
+		g_string_free(all, TRUE);
+		a->check_status = MB_ACCOUNT_CHECK_MAILBOX_MISSING;
+	} else {
+		line = g_strdup_printf("%s: ok: %s:%u over %s, signed in as %s (%s); %s; mailboxes %s",
+			a->ac->name, a->ac->host, a->ac->port, tls, a->ac->user, res->mechanism, caps->str,
+			found->str);
+		a->check_status = MB_ACCOUNT_CHECK_OK;
+	}
+	g_free(a->check_line);
+	a->check_line = line;
+	g_string_free(missing, TRUE);
+	g_string_free(found, TRUE);
+	g_string_free(caps, TRUE);
+}
+
+static void finish_check(struct mb_account *a, enum mb_imap_close how, const char *reason)
+{
+	if (a->check_line) {
+		/* on_checked ran: the LOGOUT that followed ended the session */
+		check_report(a, a->check_status, a->check_line);
+		return;
+	}
+	char *hint = comment_hint(a->ac);
+	char *line;
+	enum mb_account_check_status st;
+	if (how == MB_IMAP_CLOSE_AUTH_FAILED) {
+		st = MB_ACCOUNT_CHECK_AUTH_FAILED;
+		line = g_strdup_printf("%s: %s%s", a->ac->name, reason, hint);
+	} else {
+		st = MB_ACCOUNT_CHECK_CONNECT_FAILED;
+		line = g_strdup_printf("%s: cannot connect: %s%s", a->ac->name, reason,
+			g_str_has_prefix(reason, "password_cmd") || g_str_has_prefix(reason, "oauth_token_cmd")
+			? "" : hint);
+	}
+	check_report(a, st, line);
+	g_free(line);
+	g_free(hint);
+}
+
+void mb_account_check(struct mb_account *a, mb_account_check_fn done, void *data)
+{
+	a->check_done = done;
+	a->check_data = data;
+	connect_watch(a->watches->pdata[0]);
+}
+
+/* --- --once -------------------------------------------------------------- */
+
+static void check_once(struct mb_account *a)
+{
+	if (!a->once_done)
+		return;
+	bool ok = true;
+	for (guint i = 0; i < a->watches->len; i++) {
+		struct watch *w = a->watches->pdata[i];
+		if (!w->caught_up && !w->failed)
+			return;
+		ok &= !w->failed;
+	}
+	mb_account_once_fn done = a->once_done;
+	a->once_done = NULL;
+	done(ok, a->once_data);
+}
+
+void mb_account_once(struct mb_account *a, mb_account_once_fn done, void *data)
+{
+	a->once_done = done;
+	a->once_data = data;
+	mb_account_start(a);
+}
+
+/* --- control ------------------------------------------------------------ */
+
+void mb_account_set_changed_callback(void (*fn)(void *data), void *data)
+{
+	changed_fn = fn;
+	changed_data = data;
+}
+
+const char *mb_account_name(const struct mb_account *a)
+{
+	return a->ac->name;
+}
+
+const struct mb_account_config *mb_account_get_config(const struct mb_account *a)
+{
+	return a->ac;
+}
+
+void mb_account_reconnect(struct mb_account *a)
+{
+	if (a->stopping)
+		return;
+	g_message("%s: reconnecting (asked to)", a->ac->name);
+	for (guint i = 0; i < a->watches->len; i++) {
+		struct watch *w = a->watches->pdata[i];
+		w->auth_failures = 0;
+		g_free(w->failed_hash);
+		w->failed_hash = NULL;
+		w->failure_told = false;
+	}
+	mb_account_resumed(a);
+}
+
+static struct watch *watch_new(struct mb_account *a, char **share, const char *name);
+
+void mb_account_reconfigure(struct mb_account *a, const struct mb_config *config,
+	const struct mb_account_config *ac, bool reconnect)
+{
+	a->config = config;
+	a->ac = ac;
+	if (!reconnect) {
+		for (guint i = 0; i < a->watches->len; i++) {
+			struct watch *w = a->watches->pdata[i];
+			if (w->session)
+				mb_imap_session_update(w->session, ac, account_has_hook(a),
+					mb_account_config_preview(config, ac));
+		}
+		return;
+	}
+	g_message("%s: settings changed: connecting anew", ac->name);
+	/* The sessions still point at the old settings: they go now, not
+	 * after a LOGOUT, so the old config can be freed at once. What they
+	 * were fetching is fetched again (the state did not move). */
+	for (guint i = 0; i < a->watches->len; i++)
+		watch_free(a->watches->pdata[i]);
+	g_ptr_array_set_size(a->watches, 0);
+	g_ptr_array_add(a->watches, watch_new(a, g_strdupv(ac->mailboxes), ac->name));
+	mb_account_start(a);
+}
+
+static void json_string(GString *out, const char *s)
+{
+	if (!s) {
+		g_string_append(out, "null");
+		return;
+	}
+	g_string_append_c(out, '"');
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		switch (*p) {
+		case '"':
+			g_string_append(out, "\\\"");
+			break;
+		case '\\':
+			g_string_append(out, "\\\\");
+			break;
+		default:
+			if (*p < 0x20)
+				g_string_append_printf(out, "\\u%04x", *p);
+			else
+				g_string_append_c(out, (char)*p);
+		}
+	}
+	g_string_append_c(out, '"');
+}
+
+static void json_time(GString *out, gint64 t)
+{
+	if (t > 0)
+		g_string_append_printf(out, "%" G_GINT64_FORMAT, t);
+	else
+		g_string_append(out, "null");
+}
+
+/* The account's state is its worst connection's. */
+static enum mb_watch_state account_state(const struct mb_account *a, const struct watch **worst_r)
+{
+	static const int rank[] = {
+		[MB_WATCH_IDLE] = 0, [MB_WATCH_POLLING] = 1, [MB_WATCH_CONNECTING] = 2,
+		[MB_WATCH_STOPPED] = 3, [MB_WATCH_WAITING_NETWORK] = 4, [MB_WATCH_BACKOFF] = 5,
+		[MB_WATCH_AUTH_FAILED] = 6,
+	};
+	const struct watch *worst = a->watches->pdata[0];
+	for (guint i = 1; i < a->watches->len; i++) {
+		const struct watch *w = a->watches->pdata[i];
+		if (rank[w->state] > rank[worst->state])
+			worst = w;
+	}
+	*worst_r = worst;
+	return worst->state;
+}
+
+void mb_account_status_json(const struct mb_account *a, GString *out)
+{
+	const struct watch *worst;
+	enum mb_watch_state st = account_state(a, &worst);
+	gint64 quiet_end = 0;
+	bool quiet = mb_notify_quiet(a->ac->name, &quiet_end);
+	g_string_append(out, "{\"name\":");
+	json_string(out, a->ac->name);
+	g_string_append_printf(out, ",\"state\":\"%s\",\"since\":", watch_state_names[st]);
+	json_time(out, worst->state_since);
+	g_string_append(out, ",\"retry_at\":");
+	json_time(out, st == MB_WATCH_BACKOFF ? worst->retry_at : 0);
+	g_string_append(out, ",\"last_error\":");
+	json_string(out, worst->last_error);
+	g_string_append_printf(out, ",\"quiet\":%s,\"quiet_until\":", quiet ? "true" : "false");
+	json_time(out, quiet ? quiet_end : 0);
+	g_string_append_printf(out, ",\"held\":%u,\"connections\":[", mb_notify_held(a->ac->name));
+	for (guint i = 0; i < a->watches->len; i++) {
+		const struct watch *w = a->watches->pdata[i];
+		g_string_append_printf(out, "%s{\"name\":", i ? "," : "");
+		json_string(out, w->name);
+		g_string_append_printf(out, ",\"state\":\"%s\",\"since\":", watch_state_names[w->state]);
+		json_time(out, w->state_since);
+		g_string_append(out, ",\"retry_at\":");
+		json_time(out, w->state == MB_WATCH_BACKOFF ? w->retry_at : 0);
+		g_string_append(out, ",\"last_error\":");
+		json_string(out, w->last_error);
+		g_string_append(out, ",\"mailboxes\":[");
+		for (char **m = w->watching; m && *m; m++) {
+			if (m != w->watching)
+				g_string_append_c(out, ',');
+			json_string(out, *m);
+		}
+		g_string_append(out, "]}");
+	}
+	g_string_append(out, "],\"mailboxes\":[");
+	/* in the order of the configuration, then any others */
+	GPtrArray *names = g_ptr_array_new();
+	GHashTableIter it;
+	gpointer k;
+	g_hash_table_iter_init(&it, a->mstates);
+	while (g_hash_table_iter_next(&it, &k, NULL))
+		g_ptr_array_add(names, k);
+	g_ptr_array_sort(names, (GCompareFunc)(void *)g_strcmp0);
+	for (guint i = 0; i < names->len; i++) {
+		const struct mstate *ms = g_hash_table_lookup(a->mstates, names->pdata[i]);
+		g_string_append_printf(out, "%s{\"name\":", i ? "," : "");
+		json_string(out, ms->name);
+		g_string_append(out, ",\"last_message\":");
+		json_time(out, ms->last_message);
+		g_string_append_printf(out, ",\"reported\":%u,\"unseen\":", ms->reported);
+		if (ms->unseen >= 0)
+			g_string_append_printf(out, "%" G_GINT64_FORMAT, ms->unseen);
+		else
+			g_string_append(out, "null");
+		g_string_append_c(out, '}');
+	}
+	g_ptr_array_free(names, TRUE);
+	g_string_append(out, "]}");
+}
+
 void mb_account_destroy(struct mb_account *a)
 {
 	if (!a)
 		return;
+	for (GList *l = a->hook_ctxs; l; l = l->next)
+		((struct hook_ctx *)l->data)->acct = NULL;
+	g_list_free(a->hook_ctxs);
+	g_free(a->check_line);
 	g_free(a->task_mailbox);
 	if (a->task_raw)
 		g_bytes_unref(a->task_raw);

@@ -57,6 +57,72 @@ typedef void (*mb_account_fetch_fn)(GBytes *raw, enum mb_account_fetch_status st
 void mb_account_fetch(struct mb_account *acct, const char *mailbox, uint32_t uid,
 	mb_account_fetch_fn done, void *data);
 
+/* What a connection is doing, for mailbell ctl status. */
+enum mb_watch_state {
+	MB_WATCH_CONNECTING,      /* connecting, TLS, signing in, catching up */
+	MB_WATCH_IDLE,            /* in IDLE (or NOTIFY) waiting for mail */
+	MB_WATCH_POLLING,         /* no usable IDLE: NOOP every poll_interval */
+	MB_WATCH_BACKOFF,         /* waiting to reconnect after a failure */
+	MB_WATCH_WAITING_NETWORK, /* waiting for the network to come back */
+	MB_WATCH_AUTH_FAILED,     /* stopped after rejected sign-ins */
+	MB_WATCH_STOPPED,         /* logged out */
+};
+
+/* fn(data) runs whenever some account's state, or a mailbox's unseen count,
+ * changes (for the StatusChanged D-Bus signal). One callback for all
+ * accounts; NULL removes it. */
+void mb_account_set_changed_callback(void (*fn)(void *data), void *data);
+
+/* The account's name (borrowed). */
+const char *mb_account_name(const struct mb_account *acct);
+
+/* The account's settings (borrowed from the config it was given last). */
+const struct mb_account_config *mb_account_get_config(const struct mb_account *acct);
+
+/* Appends the account's status as one JSON object (the "accounts" items
+ * documented in mailbell(1), CONTROL): name, state, since, retry_at,
+ * last_error, quiet, quiet_until, held, connections[], mailboxes[]. Times
+ * are Unix seconds or null. */
+void mb_account_status_json(const struct mb_account *acct, GString *out);
+
+/* mailbell ctl reconnect: every connection is replaced at once, and an
+ * account stopped after rejected sign-ins tries again. */
+void mb_account_reconnect(struct mb_account *acct);
+
+/* After a reload: config and account (borrowed, must outlive acct) replace
+ * the ones it had; rules, hooks and notification settings apply to the next
+ * message. With reconnect (the connection settings changed), every
+ * connection is dropped and made anew; else the connections stay. What was
+ * reported and queued is kept either way. */
+void mb_account_reconfigure(struct mb_account *acct, const struct mb_config *config,
+	const struct mb_account_config *account, bool reconnect);
+
+/* mailbell --once: starts the account like mb_account_start(), but a
+ * connection that fails before it caught up is not retried; done(ok, data)
+ * runs once every connection has caught up (reported what arrived since the
+ * stored state) or failed; ok is false when one failed. Stop the account
+ * afterwards with mb_account_stop(). */
+typedef void (*mb_account_once_fn)(bool ok, void *data);
+void mb_account_once(struct mb_account *acct, mb_account_once_fn done, void *data);
+
+enum mb_account_check_status {
+	MB_ACCOUNT_CHECK_OK,
+	MB_ACCOUNT_CHECK_MAILBOX_MISSING, /* signed in; a configured name matches nothing */
+	MB_ACCOUNT_CHECK_CONNECT_FAILED,  /* DNS, connect, TLS, certificate, credential command */
+	MB_ACCOUNT_CHECK_AUTH_FAILED,     /* the server rejected the credentials */
+};
+
+/* mailbell --check: connects once (TLS verified as always), signs in
+ * (running password_cmd / oauth_token_cmd), lists every mailbox (LIST "" "*",
+ * RFC 3501 6.3.8), compares the configured names, logs out. Changes no
+ * state, notifies nothing, runs no hook. done(status, line, data) runs once;
+ * line (borrowed) is one human-readable line starting with the account
+ * name: what was found, or what failed, with a hint for a " #" comment left
+ * in user or password. Call instead of mb_account_start(); the state given
+ * to mb_account_create() may be NULL. */
+typedef void (*mb_account_check_fn)(enum mb_account_check_status status, const char *line, void *data);
+void mb_account_check(struct mb_account *acct, mb_account_check_fn done, void *data);
+
 /* Frees the account, closing sessions without LOGOUT. NULL is a no-op. */
 void mb_account_destroy(struct mb_account *acct);
 

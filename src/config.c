@@ -49,8 +49,9 @@ struct parser {
 	char *label;            /* "[account work]", for messages */
 	struct mb_account_config *account;
 	struct mb_rule *rule;
-	GHashTable *seen;       /* key -> line it was set on, current section */
-	GHashTable *general_seen; /* [general] may appear more than once */
+	GHashTable *seen;       /* key -> line it was set on, current section:
+	                         * the config's or the account's key_lines,
+	                         * or owned here for a rule */
 	GHashTable *account_lines; /* account name -> header line */
 	GHashTable *rule_lines;    /* rule name -> header line */
 	GArray *account_checks; /* struct account_check: rules' account
@@ -71,14 +72,42 @@ struct account_check {
 struct setting;
 typedef bool (*setter)(struct parser *p, const struct setting *s, void *field, const char *value);
 
-/* One row per key: docs (mailbell.ini(5)), defaults below and parsing must
- * agree with this table. */
+/* How a value is stored at a row's offset: what comparing, printing and the
+ * "unset" state go by. */
+enum value_kind {
+	KIND_DURATION,     /* unsigned seconds; 0 is unset where it inherits */
+	KIND_NUMBER,       /* unsigned */
+	KIND_PORT,         /* uint16_t */
+	KIND_BOOL,         /* bool */
+	KIND_TRISTATE,     /* int: -1 unset, 0, 1 */
+	KIND_STRING,       /* char *: NULL unset; "" means none where allowed */
+	KIND_LIST,         /* NULL-terminated char ** */
+	KIND_ENUM,         /* an enum (int-sized), words in the row's names */
+	KIND_SIZE,         /* uint64_t octets */
+	KIND_ACCOUNT_SIZE, /* int64_t octets, -1 unset */
+	KIND_RULE_SIZE,    /* uint64_t octets, set when the bool at aux is */
+	KIND_QUIET,        /* struct mb_quiet_hours *: NULL unset */
+	KIND_CONDITION,    /* struct mb_condition *: NULL unset */
+	KIND_ACTIONS,      /* unsigned MB_ACTION_* bits */
+};
+
+/* One row per key: the parser, the defaults (applied by running set on def
+ * when a section starts), --check's output, reload's comparison and the
+ * test that every key is documented in mailbell.ini(5) all read it. */
 struct setting {
 	enum section_kind section;
 	const char *key;
+	const char *type;       /* as mailbell.ini(5) names it */
+	const char *def;        /* as mailbell.ini(5) writes it; NULL: none */
+	unsigned flags;         /* MB_SETTING_* */
+	const char *description;
 	setter set;
+	enum value_kind kind;
 	size_t offset;          /* into mb_config, mb_account_config or mb_rule */
 	unsigned min, max;      /* for durations and numbers */
+	const char *const *names; /* KIND_ENUM: value -> word (NULL: none) */
+	size_t n_names;
+	size_t aux;             /* KIND_RULE_SIZE: offset of its "has" bool */
 };
 
 static bool fail(struct parser *p, int line, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
@@ -434,41 +463,75 @@ set_password(struct parser *p, const struct setting *s, void *field, const char 
 	return set_secret(p, s, field, value);
 }
 
-static bool
-set_tls(struct parser *p, const struct setting *s, void *field, const char *value)
+static const char *const tls_names[] = {
+	[MB_TLS_IMPLICIT] = "implicit",
+	[MB_TLS_STARTTLS] = "starttls",
+	[MB_TLS_NONE] = "none",
+};
+
+static const char *const auth_names[] = {
+	[MB_AUTH_AUTO] = "auto",
+	[MB_AUTH_PLAIN] = "plain",
+	[MB_AUTH_LOGIN] = "login",
+	[MB_AUTH_XOAUTH2] = "xoauth2",
+	[MB_AUTH_OAUTHBEARER] = "oauthbearer",
+};
+
+/* MB_URGENCY_UNSET and MB_DOWNLOAD_POLICY are what a rule that says nothing
+ * gets; they cannot be written. */
+static const char *const urgency_names[] = {
+	[MB_URGENCY_UNSET] = NULL,
+	[MB_URGENCY_LOW] = "low",
+	[MB_URGENCY_NORMAL] = "normal",
+	[MB_URGENCY_CRITICAL] = "critical",
+};
+
+static const char *const download_names[] = {
+	[MB_DOWNLOAD_POLICY] = NULL,
+	[MB_DOWNLOAD_FULL] = "full",
+	[MB_DOWNLOAD_HEADERS] = "headers",
+};
+
+/* Every enum of the config is stored as an int. */
+G_STATIC_ASSERT(sizeof(enum mb_tls_mode) == sizeof(int));
+G_STATIC_ASSERT(sizeof(enum mb_auth_method) == sizeof(int));
+G_STATIC_ASSERT(sizeof(enum mb_urgency) == sizeof(int));
+G_STATIC_ASSERT(sizeof(enum mb_download) == sizeof(int));
+
+/* "a, b or c" of the words of an enum row. */
+static char *
+join_names(const struct setting *s, const char *sep, const char *last_sep)
 {
-	static const char *const names[] = {
-		[MB_TLS_IMPLICIT] = "implicit",
-		[MB_TLS_STARTTLS] = "starttls",
-		[MB_TLS_NONE] = "none",
-	};
-	for (size_t i = 0; i < G_N_ELEMENTS(names); i++) {
-		if (g_ascii_strcasecmp(value, names[i]) == 0) {
-			*(enum mb_tls_mode *)field = (enum mb_tls_mode)i;
-			return true;
-		}
+	GString *out = g_string_new(NULL);
+	size_t n = 0, count = 0;
+	for (size_t i = 0; i < s->n_names; i++)
+		count += s->names[i] != NULL;
+	for (size_t i = 0; i < s->n_names; i++) {
+		if (!s->names[i])
+			continue;
+		if (n > 0)
+			g_string_append(out, n + 1 == count ? last_sep : sep);
+		g_string_append(out, s->names[i]);
+		n++;
 	}
-	return fail(p, p->lineno, "bad value '%s' for %s: use implicit, starttls or none", value, s->key);
+	return g_string_free(out, FALSE);
 }
 
+/* tls, auth, a rule's urgency and download: one of the row's words, any
+ * case. */
 static bool
-set_auth(struct parser *p, const struct setting *s, void *field, const char *value)
+set_enum(struct parser *p, const struct setting *s, void *field, const char *value)
 {
-	static const char *const names[] = {
-		[MB_AUTH_AUTO] = "auto",
-		[MB_AUTH_PLAIN] = "plain",
-		[MB_AUTH_LOGIN] = "login",
-		[MB_AUTH_XOAUTH2] = "xoauth2",
-		[MB_AUTH_OAUTHBEARER] = "oauthbearer",
-	};
-	for (size_t i = 0; i < G_N_ELEMENTS(names); i++) {
-		if (g_ascii_strcasecmp(value, names[i]) == 0) {
-			*(enum mb_auth_method *)field = (enum mb_auth_method)i;
+	for (size_t i = 0; i < s->n_names; i++) {
+		if (s->names[i] && g_ascii_strcasecmp(value, s->names[i]) == 0) {
+			*(int *)field = (int)i;
 			return true;
 		}
 	}
-	return fail(p, p->lineno, "bad value '%s' for %s: use auto, plain, login, xoauth2 or oauthbearer",
-		value, s->key);
+	char *words = join_names(s, ", ", " or ");
+	fail(p, p->lineno, "bad value '%s' for %s: use %s", value, s->key, words);
+	g_free(words);
+	return false;
 }
 
 static bool
@@ -541,6 +604,9 @@ set_size(struct parser *p, const struct setting *s, void *field, const char *val
 	uint64_t octets;
 	if (!mb_size_parse(value, &octets))
 		return fail(p, p->lineno, "bad size '%s' for %s: use e.g. 65536, 100K, 5M", value, s->key);
+	if (s->max && octets > s->max)
+		return fail(p, p->lineno, "%s must be at most %uM (the most mailbell downloads of one "
+			"message)", s->key, s->max / (1024 * 1024));
 	*(uint64_t *)field = octets;
 	return true;
 }
@@ -595,74 +661,204 @@ set_actions(struct parser *p, const struct setting *s, void *field, const char *
 	return true;
 }
 
-static bool
-set_urgency(struct parser *p, const struct setting *s, void *field, const char *value)
+static void
+quiet_destroy(struct mb_quiet_hours *q)
 {
-	if (!mb_rules_parse_urgency(value, field))
-		return fail(p, p->lineno, "bad value '%s' for %s: use low, normal or critical", value, s->key);
+	mb_quiet_hours_finish(q);
+	g_free(q);
+}
+
+/* quiet_hours: empty is none; in [general] that is NULL, in an account it
+ * is kept as no ranges, to override [general]'s. */
+static bool
+set_quiet_hours(struct parser *p, const struct setting *s, void *field, const char *value)
+{
+	struct mb_quiet_hours q;
+	char *err = NULL;
+	if (!mb_quiet_hours_parse(value, &q, &err)) {
+		fail(p, p->lineno, "bad %s '%s': %s", s->key, value, err);
+		g_free(err);
+		return false;
+	}
+	struct mb_quiet_hours **out = field;
+	quiet_destroy(*out);
+	*out = NULL;
+	if (q.n > 0 || s->section == SECTION_ACCOUNT) {
+		*out = g_new(struct mb_quiet_hours, 1);
+		**out = q;
+	}
 	return true;
 }
 
+/* A rule's larger and smaller, which also note that they are set. */
 static bool
-set_download(struct parser *p, const struct setting *s, void *field, const char *value)
+set_rule_size(struct parser *p, const struct setting *s, void *field, const char *value)
 {
-	if (!mb_rules_parse_download(value, field))
-		return fail(p, p->lineno, "bad value '%s' for %s: use full or headers", value, s->key);
+	if (!set_size(p, s, field, value))
+		return false;
+	*(bool *)((char *)field - s->offset + s->aux) = true;
 	return true;
 }
 
-#define GENERAL(key, set, member, min, max) \
-	{ SECTION_GENERAL, key, set, offsetof(struct mb_config, member), min, max }
-#define ACCOUNT(key, set, member, min, max) \
-	{ SECTION_ACCOUNT, key, set, offsetof(struct mb_account_config, member), min, max }
-#define RULE(key, set, member) \
-	{ SECTION_RULE, key, set, offsetof(struct mb_rule, member), 0, 0 }
+/* The type of a row: its setter, how the value is stored and the type's
+ * name in mailbell.ini(5). */
+#define T_DURATION .set = set_duration, .kind = KIND_DURATION, .type = "duration"
+#define T_NUMBER .set = set_number, .kind = KIND_NUMBER, .type = "number"
+#define T_PORT .set = set_port, .kind = KIND_PORT, .type = "number"
+#define T_BOOL .set = set_bool, .kind = KIND_BOOL, .type = "boolean"
+#define T_TRISTATE .set = set_tristate, .kind = KIND_TRISTATE, .type = "boolean"
+#define T_STRING(set_) .set = set_, .kind = KIND_STRING, .type = "string"
+#define T_PATH .set = set_path, .kind = KIND_STRING, .type = "path"
+#define T_COMMAND(set_) .set = set_, .kind = KIND_STRING, .type = "command"
+#define T_LIST(set_) .set = set_, .kind = KIND_LIST, .type = "list"
+#define T_ENUM(names_) .set = set_enum, .kind = KIND_ENUM, .type = "choice", .names = names_, \
+	.n_names = G_N_ELEMENTS(names_)
+#define T_SIZE .set = set_size, .kind = KIND_SIZE, .type = "size"
+#define T_ACCOUNT_SIZE .set = set_account_size, .kind = KIND_ACCOUNT_SIZE, .type = "size"
+#define T_RULE_SIZE(has) .set = set_rule_size, .kind = KIND_RULE_SIZE, .type = "size", \
+	.aux = offsetof(struct mb_rule, has)
+#define T_QUIET .set = set_quiet_hours, .kind = KIND_QUIET, .type = "time ranges"
+#define T_CONDITION .set = set_condition, .kind = KIND_CONDITION, .type = "pattern list"
+#define T_ACTIONS .set = set_actions, .kind = KIND_ACTIONS, .type = "list"
+
+/* ROW(key, member, default, flags, description, type[, .min = , .max = ]) */
+#define GENERAL(key_, member, def_, flags_, desc_, ...) \
+	{ .section = SECTION_GENERAL, .key = key_, .offset = offsetof(struct mb_config, member), \
+	  .def = def_, .flags = flags_, .description = desc_, __VA_ARGS__ }
+#define ACCOUNT(key_, member, def_, flags_, desc_, ...) \
+	{ .section = SECTION_ACCOUNT, .key = key_, .offset = offsetof(struct mb_account_config, member), \
+	  .def = def_, .flags = flags_, .description = desc_, __VA_ARGS__ }
+#define RULE(key_, member, def_, flags_, desc_, ...) \
+	{ .section = SECTION_RULE, .key = key_, .offset = offsetof(struct mb_rule, member), \
+	  .def = def_, .flags = flags_, .description = desc_, __VA_ARGS__ }
+
+#define SECRET MB_SETTING_SECRET
+#define SESSION MB_SETTING_SESSION
+#define INHERITS MB_SETTING_INHERITS
+#define REQUIRED MB_SETTING_REQUIRED
 
 static const struct setting settings[] = {
-	GENERAL("keepalive", set_duration, keepalive, 60, 29 * 60),
-	GENERAL("timeout", set_duration, timeout, 1, 10 * 60),
-	GENERAL("notify", set_bool, notify, 0, 0),
-	GENERAL("hook", set_general_hook, hook, 0, 0),
-	GENERAL("hook_timeout", set_duration, hook_timeout, 1, 3600),
-	GENERAL("state_dir", set_path, state_dir, 0, 0),
-	GENERAL("poll_interval", set_duration, poll_interval, 10, 3600),
-	GENERAL("catchup", set_bool, catchup, 0, 0),
-	GENERAL("catchup_summary", set_number, catchup_summary, 1, UINT_MAX),
-	GENERAL("download_limit", set_size, download_limit, 0, 0),
-	GENERAL("preview", set_bool, preview, 0, 0),
+	GENERAL("keepalive", keepalive, "10m", SESSION,
+		"how long a connection stays in IDLE before it is renewed",
+		T_DURATION, .min = 60, .max = 29 * 60),
+	GENERAL("timeout", timeout, "30s", SESSION,
+		"deadline for connecting, each TLS handshake, each command and credential commands",
+		T_DURATION, .min = 1, .max = 10 * 60),
+	GENERAL("notify", notify, "yes", 0,
+		"show desktop notifications for new mail",
+		T_BOOL),
+	GENERAL("hook", hook, NULL, 0,
+		"command run for every new message",
+		T_COMMAND(set_general_hook)),
+	GENERAL("hook_timeout", hook_timeout, "1m", 0,
+		"how long a hook may run before it gets SIGTERM",
+		T_DURATION, .min = 1, .max = 3600),
+	GENERAL("state_dir", state_dir, NULL, 0,
+		"where the UIDVALIDITY and last UID of each mailbox are kept",
+		T_PATH),
+	GENERAL("poll_interval", poll_interval, "2m", SESSION,
+		"how often to poll a server without IDLE, and mailboxes without a connection of their own",
+		T_DURATION, .min = 10, .max = 3600),
+	GENERAL("catchup", catchup, "yes", 0,
+		"report mail that arrived while mailbell was not running",
+		T_BOOL),
+	GENERAL("catchup_summary", catchup_summary, "5", 0,
+		"more new messages than this in one fetch get one summary notification",
+		T_NUMBER, .min = 1, .max = UINT_MAX),
+	GENERAL("download_limit", download_limit, "0", 0,
+		"messages up to this size are downloaded in full; 0: headers only",
+		T_SIZE, .max = MB_DOWNLOAD_MAX),
+	GENERAL("preview", preview, "yes", 0,
+		"show the start of the message's text",
+		T_BOOL),
+	GENERAL("quiet_hours", quiet_hours, NULL, 0,
+		"local times during which notifications are held, then summed up",
+		T_QUIET),
 
-	ACCOUNT("host", set_string, host, 0, 0),
-	ACCOUNT("port", set_port, port, 1, 65535),
-	ACCOUNT("tls", set_tls, tls, 0, 0),
-	ACCOUNT("ca_file", set_path, ca_file, 0, 0),
-	ACCOUNT("tls_fingerprint", set_fingerprint, tls_fingerprint, 0, 0),
-	ACCOUNT("user", set_string, user, 0, 0),
-	ACCOUNT("password", set_password, password, 0, 0),
-	ACCOUNT("password_cmd", set_password, password_cmd, 0, 0),
-	ACCOUNT("oauth_token_cmd", set_string, oauth_token_cmd, 0, 0),
-	ACCOUNT("auth", set_auth, auth, 0, 0),
-	ACCOUNT("mailbox", set_mailbox, mailboxes, 0, 0),
-	ACCOUNT("mailboxes", set_mailboxes, mailboxes, 0, 0),
-	ACCOUNT("notify", set_tristate, notify, 0, 0),
-	ACCOUNT("hook", set_account_hook, hook, 0, 0),
-	ACCOUNT("poll_interval", set_duration, poll_interval, 10, 3600),
-	ACCOUNT("max_connections", set_number, max_connections, 1, 50),
-	ACCOUNT("download_limit", set_account_size, download_limit, 0, 0),
-	ACCOUNT("preview", set_tristate, preview, 0, 0),
+	ACCOUNT("host", host, NULL, SESSION | REQUIRED,
+		"the IMAP server's host name or IP address",
+		T_STRING(set_string)),
+	ACCOUNT("port", port, NULL, SESSION,
+		"the TCP port; 993 with tls = implicit, else 143",
+		T_PORT, .min = 1, .max = 65535),
+	ACCOUNT("tls", tls, "implicit", SESSION,
+		"how the connection is protected",
+		T_ENUM(tls_names)),
+	ACCOUNT("ca_file", ca_file, NULL, SESSION,
+		"certificate authorities to trust instead of the system's",
+		T_PATH),
+	ACCOUNT("tls_fingerprint", tls_fingerprint, NULL, SESSION,
+		"SHA-256 fingerprint the server's certificate must have, instead of any other check",
+		T_STRING(set_fingerprint)),
+	ACCOUNT("user", user, NULL, SESSION | REQUIRED,
+		"the user name to sign in with",
+		T_STRING(set_string)),
+	ACCOUNT("password", password, NULL, SESSION | SECRET,
+		"the password",
+		T_STRING(set_password)),
+	ACCOUNT("password_cmd", password_cmd, NULL, SESSION,
+		"command that prints the password",
+		T_COMMAND(set_password)),
+	ACCOUNT("oauth_token_cmd", oauth_token_cmd, NULL, SESSION,
+		"command that prints an OAuth2 access token",
+		T_COMMAND(set_string)),
+	ACCOUNT("auth", auth, "auto", SESSION,
+		"how to sign in",
+		T_ENUM(auth_names)),
+	ACCOUNT("mailbox", mailboxes, "INBOX", SESSION,
+		"the mailbox to watch",
+		.set = set_mailbox, .kind = KIND_LIST, .type = "string"),
+	ACCOUNT("mailboxes", mailboxes, "INBOX", SESSION,
+		"the mailboxes to watch; LIST patterns allowed",
+		T_LIST(set_mailboxes)),
+	ACCOUNT("notify", notify, NULL, INHERITS,
+		"desktop notifications for this account",
+		T_TRISTATE),
+	ACCOUNT("hook", hook, NULL, INHERITS,
+		"the hook for this account; empty: none",
+		T_COMMAND(set_account_hook)),
+	ACCOUNT("poll_interval", poll_interval, NULL, SESSION | INHERITS,
+		"the polling interval for this account",
+		T_DURATION, .min = 10, .max = 3600),
+	ACCOUNT("max_connections", max_connections, "5", SESSION,
+		"the most connections to this account when the server has no NOTIFY",
+		T_NUMBER, .min = 1, .max = 50),
+	ACCOUNT("download_limit", download_limit, NULL, INHERITS,
+		"download_limit for this account",
+		T_ACCOUNT_SIZE, .max = MB_DOWNLOAD_MAX),
+	ACCOUNT("preview", preview, NULL, INHERITS,
+		"previews for this account",
+		T_TRISTATE),
+	ACCOUNT("quiet_hours", quiet_hours, NULL, INHERITS,
+		"quiet hours for this account; empty: none",
+		T_QUIET),
 
-	RULE("from", set_condition, from),
-	RULE("to", set_condition, to),
-	RULE("subject", set_condition, subject),
-	RULE("list", set_condition, list),
-	RULE("account", set_condition, account),
-	RULE("mailbox", set_condition, mailbox),
-	RULE("larger", set_size, larger),
-	RULE("smaller", set_size, smaller),
-	RULE("action", set_actions, actions),
-	RULE("urgency", set_urgency, urgency),
-	RULE("hook", set_string, hook),
-	RULE("download", set_download, download),
+	RULE("from", from, NULL, 0, "sender address or display name", T_CONDITION),
+	RULE("to", to, NULL, 0, "any recipient in To or Cc, address or display name", T_CONDITION),
+	RULE("subject", subject, NULL, 0, "the decoded subject", T_CONDITION),
+	RULE("list", list, NULL, 0, "the List-Id between its angle brackets", T_CONDITION),
+	RULE("account", account, NULL, 0, "the account name", T_CONDITION),
+	RULE("mailbox", mailbox, NULL, 0, "the mailbox name", T_CONDITION),
+	RULE("larger", larger, NULL, 0, "matches messages larger than this", T_RULE_SIZE(has_larger)),
+	RULE("smaller", smaller, NULL, 0, "matches messages smaller than this", T_RULE_SIZE(has_smaller)),
+	RULE("action", actions, "notify, hook", 0,
+		"what to do with a matching message: notify, hook, or ignore",
+		T_ACTIONS),
+	RULE("urgency", urgency, NULL, 0,
+		"the urgency of the notification; normal when unset",
+		T_ENUM(urgency_names)),
+	RULE("hook", hook, NULL, 0,
+		"the hook for matching messages instead of the account's",
+		T_COMMAND(set_string)),
+	RULE("download", download, NULL, 0,
+		"how much of a matching message to download, instead of download_limit",
+		T_ENUM(download_names)),
 };
+
+#undef SECRET
+#undef SESSION
+#undef INHERITS
+#undef REQUIRED
 
 static void
 account_destroy(struct mb_account_config *account)
@@ -679,6 +875,9 @@ account_destroy(struct mb_account_config *account)
 	g_free(account->oauth_token_cmd);
 	g_strfreev(account->mailboxes);
 	g_free(account->hook);
+	quiet_destroy(account->quiet_hours);
+	if (account->key_lines)
+		g_hash_table_destroy(account->key_lines);
 	g_free(account);
 }
 
@@ -702,8 +901,6 @@ finish_rule(struct parser *p)
 {
 	struct mb_rule *r = p->rule;
 	int line = p->section_line;
-	r->has_larger = seen(p, "larger");
-	r->has_smaller = seen(p, "smaller");
 	if (r->has_smaller && r->smaller == 0)
 		return fail(p, line, "rule %s: smaller = 0 (line %d) matches no message", r->name,
 			seen_line(p, "smaller"));
@@ -780,12 +977,19 @@ finish_section(struct parser *p)
 					a->name);
 			break;
 		}
+		/* A secret that no sign-in would use is a mistake, not a spare. */
+		const char *pw_key = a->password ? "password" : "password_cmd";
+		if (a->oauth_token_cmd && (a->auth == MB_AUTH_PLAIN || a->auth == MB_AUTH_LOGIN))
+			return fail(p, line, "account %s: oauth_token_cmd is not used with auth = %s: remove it",
+				a->name, a->auth == MB_AUTH_PLAIN ? "plain" : "login");
+		if (has_password && (a->auth == MB_AUTH_XOAUTH2 || a->auth == MB_AUTH_OAUTHBEARER))
+			return fail(p, line, "account %s: %s is not used with auth = %s: remove it", a->name,
+				pw_key, a->auth == MB_AUTH_XOAUTH2 ? "xoauth2" : "oauthbearer");
+		if (has_password && a->oauth_token_cmd && a->auth == MB_AUTH_AUTO)
+			return fail(p, line, "account %s: with oauth_token_cmd, auth = auto signs in with the "
+				"token and %s is not used: remove one, or set auth = plain or login", a->name, pw_key);
 		if (!seen(p, "port"))
 			a->port = a->tls == MB_TLS_IMPLICIT ? 993 : 143;
-		if (!a->mailboxes) {
-			a->mailboxes = g_new0(char *, 2);
-			a->mailboxes[0] = g_strdup("INBOX");
-		}
 	} else if (p->kind == SECTION_RULE) {
 		return finish_rule(p);
 	}
@@ -823,38 +1027,75 @@ begin_named(struct parser *p, const char *kind, const char *name, GHashTable *li
 	return true;
 }
 
-static bool
-begin_section(struct parser *p, char *header)
+static GHashTable *
+new_key_lines(void)
 {
-	if (!finish_section(p))
-		return false;
-	if (p->seen && p->seen != p->general_seen)
+	return g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+}
+
+/* The defaults of section's rows, set by their own setters from the text
+ * mailbell.ini(5) shows, on base (a struct mb_config, mb_account_config or
+ * mb_rule). Rows without a default get the kind's "unset" value. */
+static void
+apply_defaults(struct parser *p, enum section_kind section, void *base)
+{
+	int lineno = p->lineno;
+	p->lineno = 0;
+	for (size_t i = 0; i < G_N_ELEMENTS(settings); i++) {
+		const struct setting *s = &settings[i];
+		if (s->section != section)
+			continue;
+		void *field = (char *)base + s->offset;
+		if (s->def) {
+			if (!s->set(p, s, field, s->def))
+				g_error("settings table: bad default for %s: %s", s->key, p->error->message);
+		} else if (s->kind == KIND_TRISTATE) {
+			*(int *)field = -1;
+		} else if (s->kind == KIND_ACCOUNT_SIZE) {
+			*(int64_t *)field = -1;
+		}
+	}
+	p->lineno = lineno;
+}
+
+/* Ends the section being read: a rule's key lines are the parser's own. */
+static void
+leave_section(struct parser *p)
+{
+	if (p->kind == SECTION_RULE && p->seen)
 		g_hash_table_destroy(p->seen);
 	p->seen = NULL;
 	p->account = NULL;
 	p->rule = NULL;
 	p->kind = SECTION_NONE;
 	g_clear_pointer(&p->label, g_free);
+}
+
+static bool
+begin_section(struct parser *p, char *header)
+{
+	if (!finish_section(p))
+		return false;
+	leave_section(p);
 
 	const char *name = NULL;
 	if (strcmp(header, "general") == 0) {
 		p->kind = SECTION_GENERAL;
-		p->seen = p->general_seen;
+		p->seen = p->config->key_lines;
+		p->label = g_strdup("[general]");
 	} else if ((name = named_section(header, "account"))) {
 		if (!begin_named(p, "account", name, p->account_lines))
 			return false;
 		struct mb_account_config *a = g_new0(struct mb_account_config, 1);
 		a->name = g_strdup(name);
-		a->tls = MB_TLS_IMPLICIT;
-		a->auth = MB_AUTH_AUTO;
-		a->notify = -1;
-		a->max_connections = 5;
-		a->download_limit = -1;
-		a->preview = -1;
 		a->line = p->lineno;
+		a->key_lines = new_key_lines();
 		g_ptr_array_add(p->config->accounts, a);
 		p->account = a;
 		p->kind = SECTION_ACCOUNT;
+		p->seen = a->key_lines;
+		p->label = g_strdup_printf("[account %s]", name);
+		apply_defaults(p, SECTION_ACCOUNT, a);
 	} else if ((name = named_section(header, "rule"))) {
 		if (!begin_named(p, "rule", name, p->rule_lines))
 			return false;
@@ -862,15 +1103,12 @@ begin_section(struct parser *p, char *header)
 		g_ptr_array_add(p->config->rules, r);
 		p->rule = r;
 		p->kind = SECTION_RULE;
+		p->seen = new_key_lines();
+		p->label = g_strdup_printf("[rule %s]", name);
+		apply_defaults(p, SECTION_RULE, r);
 	} else {
 		return fail(p, p->lineno, "unknown section [%s]", header);
 	}
-	if (!p->seen)
-		p->seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-	if (p->kind == SECTION_GENERAL)
-		p->label = g_strdup("[general]");
-	else
-		p->label = g_strdup_printf("[%s %s]", p->kind == SECTION_ACCOUNT ? "account" : "rule", name);
 	p->section_line = p->lineno;
 	return true;
 }
@@ -1087,15 +1325,7 @@ mb_config_load(const char *path, GError **error)
 
 	struct mb_config *config = g_new0(struct mb_config, 1);
 	config->path = g_strdup(path);
-	config->keepalive = 600;
-	config->timeout = 30;
-	config->poll_interval = 120;
-	config->hook_timeout = 60;
-	config->notify = true;
-	config->catchup = true;
-	config->catchup_summary = 5;
-	config->download_limit = 0;
-	config->preview = true;
+	config->key_lines = new_key_lines();
 	config->accounts = g_ptr_array_new_with_free_func((GDestroyNotify)account_destroy);
 	config->rules = g_ptr_array_new_with_free_func((GDestroyNotify)mb_rule_destroy);
 
@@ -1104,11 +1334,11 @@ mb_config_load(const char *path, GError **error)
 		.config = config,
 		.data = data,
 		.size = size,
-		.general_seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL),
 		.account_lines = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL),
 		.rule_lines = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL),
 		.account_checks = g_array_new(FALSE, FALSE, sizeof(struct account_check)),
 	};
+	apply_defaults(&p, SECTION_GENERAL, config);
 	int ret = ini_parse_stream(read_line, &p, handle_pair, &p);
 	if (!p.error && ret > 0)
 		fail(&p, ret, "syntax error");
@@ -1121,13 +1351,10 @@ mb_config_load(const char *path, GError **error)
 	if (!p.error)
 		check_rule_accounts(&p);
 
-	if (p.seen && p.seen != p.general_seen)
-		g_hash_table_destroy(p.seen);
-	g_hash_table_destroy(p.general_seen);
+	leave_section(&p);
 	g_hash_table_destroy(p.account_lines);
 	g_hash_table_destroy(p.rule_lines);
 	g_array_free(p.account_checks, TRUE);
-	g_free(p.label);
 	if (p.long_value) {
 		explicit_bzero(p.long_value, strlen(p.long_value));
 		g_free(p.long_value);
@@ -1162,6 +1389,9 @@ mb_config_destroy(struct mb_config *config)
 	g_free(config->path);
 	g_free(config->hook);
 	g_free(config->state_dir);
+	quiet_destroy(config->quiet_hours);
+	if (config->key_lines)
+		g_hash_table_destroy(config->key_lines);
 	if (config->accounts)
 		g_ptr_array_free(config->accounts, TRUE);
 	if (config->rules)
@@ -1205,4 +1435,426 @@ bool
 mb_account_config_preview(const struct mb_config *config, const struct mb_account_config *account)
 {
 	return account->preview >= 0 ? account->preview != 0 : config->preview;
+}
+
+const struct mb_quiet_hours *
+mb_account_config_quiet_hours(const struct mb_config *config, const struct mb_account_config *account)
+{
+	return account->quiet_hours ? account->quiet_hours : config->quiet_hours;
+}
+
+/* --- the settings table, read from outside ------------------------------ */
+
+static const char *const section_names[] = {
+	[SECTION_GENERAL] = "general",
+	[SECTION_ACCOUNT] = "account",
+	[SECTION_RULE] = "rule",
+};
+
+/* Built once from settings[]; the strings it makes are never freed. */
+static struct mb_setting_info *infos;
+
+static const char *
+make_range(const struct setting *s)
+{
+	switch (s->kind) {
+	case KIND_DURATION: {
+		char *min = format_duration(s->min), *max = format_duration(s->max);
+		char *range = g_strdup_printf("%s..%s", min, max);
+		g_free(min);
+		g_free(max);
+		return range;
+	}
+	case KIND_NUMBER:
+	case KIND_PORT:
+		if (s->max == UINT_MAX)
+			return g_strdup_printf("%u..", s->min);
+		return g_strdup_printf("%u..%u", s->min, s->max);
+	case KIND_ENUM:
+		return join_names(s, " | ", " | ");
+	default:
+		return NULL;
+	}
+}
+
+const struct mb_setting_info *
+mb_config_settings(size_t *n_r)
+{
+	static gsize built;
+	if (g_once_init_enter(&built)) {
+		infos = g_new0(struct mb_setting_info, G_N_ELEMENTS(settings));
+		for (size_t i = 0; i < G_N_ELEMENTS(settings); i++) {
+			const struct setting *s = &settings[i];
+			infos[i] = (struct mb_setting_info){
+				.section = section_names[s->section],
+				.key = s->key,
+				.type = s->type,
+				.def = s->def,
+				.range = make_range(s),
+				.flags = s->flags,
+				.description = s->description,
+			};
+		}
+		g_once_init_leave(&built, 1);
+	}
+	if (n_r)
+		*n_r = G_N_ELEMENTS(settings);
+	return infos;
+}
+
+static const struct setting *
+find_setting(enum section_kind section, const char *key)
+{
+	for (size_t i = 0; i < G_N_ELEMENTS(settings); i++) {
+		if (settings[i].section == section && strcmp(settings[i].key, key) == 0)
+			return &settings[i];
+	}
+	return NULL;
+}
+
+/* A [general] row whose value reaches accounts only through an account row
+ * that inherits it: compared there, as the account's effective value. */
+static bool
+is_inherited(const struct setting *s)
+{
+	const struct setting *a = find_setting(SECTION_ACCOUNT, s->key);
+	return a && (a->flags & MB_SETTING_INHERITS);
+}
+
+/* A value read from a row's field, made comparable across the kinds an
+ * account row and the [general] row it inherits use (tristate and bool,
+ * int64 and uint64 sizes; "" and NULL both mean no string). */
+struct value {
+	enum { V_NONE, V_INT, V_STRING, V_LIST, V_QUIET, V_CONDITION } type;
+	guint64 u;
+	const char *str;
+	char *const *list;
+	const struct mb_quiet_hours *quiet;
+	const struct mb_condition *cond;
+};
+
+static struct value
+get_value(const struct setting *s, const void *field)
+{
+	struct value v = { .type = V_INT };
+	switch (s->kind) {
+	case KIND_DURATION:
+	case KIND_NUMBER:
+	case KIND_ACTIONS:
+		v.u = *(const unsigned *)field;
+		break;
+	case KIND_PORT:
+		v.u = *(const uint16_t *)field;
+		break;
+	case KIND_BOOL:
+		v.u = *(const bool *)field;
+		break;
+	case KIND_TRISTATE:
+		if (*(const int *)field < 0)
+			v.type = V_NONE;
+		v.u = *(const int *)field > 0;
+		break;
+	case KIND_ENUM:
+		v.u = (guint64)*(const int *)field;
+		break;
+	case KIND_SIZE:
+		v.u = *(const uint64_t *)field;
+		break;
+	case KIND_ACCOUNT_SIZE:
+		if (*(const int64_t *)field < 0)
+			v.type = V_NONE;
+		else
+			v.u = (guint64)*(const int64_t *)field;
+		break;
+	case KIND_RULE_SIZE:
+		if (!*(const bool *)((const char *)field - s->offset + s->aux))
+			v.type = V_NONE;
+		else
+			v.u = *(const uint64_t *)field;
+		break;
+	case KIND_STRING:
+		v.type = V_STRING;
+		v.str = *(char *const *)field;
+		if (v.str && !*v.str)
+			v.str = NULL;
+		break;
+	case KIND_LIST:
+		v.type = V_LIST;
+		v.list = *(char **const *)field;
+		break;
+	case KIND_QUIET:
+		v.type = V_QUIET;
+		v.quiet = *(struct mb_quiet_hours *const *)field;
+		break;
+	case KIND_CONDITION:
+		v.type = V_CONDITION;
+		v.cond = *(struct mb_condition *const *)field;
+		break;
+	}
+	return v;
+}
+
+static bool
+strv_equal(char *const *a, char *const *b)
+{
+	if (!a || !b)
+		return a == b;
+	for (; *a && *b; a++, b++) {
+		if (strcmp(*a, *b) != 0)
+			return false;
+	}
+	return *a == *b;
+}
+
+static bool
+condition_equal(const struct mb_condition *a, const struct mb_condition *b)
+{
+	if (!a || !b)
+		return a == b;
+	if (a->n_patterns != b->n_patterns)
+		return false;
+	for (size_t i = 0; i < a->n_patterns; i++) {
+		const struct mb_pattern *pa = &a->patterns[i], *pb = &b->patterns[i];
+		if (pa->negate != pb->negate || !pa->glob != !pb->glob)
+			return false;
+		if (pa->glob ? strcmp(pa->glob, pb->glob) != 0
+			: strcmp(g_regex_get_pattern(pa->regex), g_regex_get_pattern(pb->regex)) != 0)
+			return false;
+	}
+	return true;
+}
+
+static bool
+value_equal(struct value a, struct value b)
+{
+	if (a.type != b.type)
+		return false;
+	switch (a.type) {
+	case V_NONE:
+		return true;
+	case V_INT:
+		return a.u == b.u;
+	case V_STRING:
+		return g_strcmp0(a.str, b.str) == 0;
+	case V_LIST:
+		return strv_equal(a.list, b.list);
+	case V_QUIET:
+		return mb_quiet_hours_equal(a.quiet, b.quiet);
+	case V_CONDITION:
+		return condition_equal(a.cond, b.cond);
+	}
+	return false;
+}
+
+/* Whether the field of an inheriting account row is unset. */
+static bool
+is_unset(const struct setting *s, const void *field)
+{
+	switch (s->kind) {
+	case KIND_DURATION:
+		return *(const unsigned *)field == 0;
+	case KIND_TRISTATE:
+		return *(const int *)field < 0;
+	case KIND_ACCOUNT_SIZE:
+		return *(const int64_t *)field < 0;
+	case KIND_STRING:
+		return *(char *const *)field == NULL;
+	case KIND_QUIET:
+		return *(struct mb_quiet_hours *const *)field == NULL;
+	default:
+		return false;
+	}
+}
+
+/* The field that holds the effective value of account row *s_r: the
+ * account's own, or [general]'s when the row inherits and the account does
+ * not set it (then *s_r becomes the [general] row). */
+static const void *
+effective_field(const struct mb_config *c, const struct mb_account_config *a, const struct setting **s_r)
+{
+	const struct setting *s = *s_r;
+	const void *field = (const char *)a + s->offset;
+	if (!(s->flags & MB_SETTING_INHERITS) || !is_unset(s, field))
+		return field;
+	const struct setting *g = find_setting(SECTION_GENERAL, s->key);
+	g_assert(g != NULL);
+	*s_r = g;
+	return (const char *)c + g->offset;
+}
+
+/* Whether rule r can apply to the account named name. */
+static bool
+rule_applies(const struct mb_rule *r, const char *name)
+{
+	return !r->account || mb_condition_match(r->account, &name, 1);
+}
+
+static bool
+rules_equal(const struct mb_config *ca, const char *a_name, const struct mb_config *cb, const char *b_name)
+{
+	guint i = 0, j = 0;
+	guint na = ca->rules ? ca->rules->len : 0, nb = cb->rules ? cb->rules->len : 0;
+	for (;;) {
+		while (i < na && !rule_applies(ca->rules->pdata[i], a_name))
+			i++;
+		while (j < nb && !rule_applies(cb->rules->pdata[j], b_name))
+			j++;
+		if (i == na || j == nb)
+			return i == na && j == nb;
+		const struct mb_rule *ra = ca->rules->pdata[i++], *rb = cb->rules->pdata[j++];
+		if (strcmp(ra->name, rb->name) != 0)
+			return false;
+		for (size_t k = 0; k < G_N_ELEMENTS(settings); k++) {
+			const struct setting *s = &settings[k];
+			if (s->section != SECTION_RULE)
+				continue;
+			if (!value_equal(get_value(s, (const char *)ra + s->offset),
+				get_value(s, (const char *)rb + s->offset)))
+				return false;
+		}
+	}
+}
+
+/* Compares every row with all of flags (0: every row). */
+static bool
+accounts_equal(const struct mb_config *ca, const struct mb_account_config *a, const struct mb_config *cb,
+	const struct mb_account_config *b, unsigned flags)
+{
+	if (strcmp(a->name, b->name) != 0)
+		return false;
+	for (size_t i = 0; i < G_N_ELEMENTS(settings); i++) {
+		const struct setting *s = &settings[i];
+		if ((s->flags & flags) != flags)
+			continue;
+		struct value va, vb;
+		if (s->section == SECTION_GENERAL && !is_inherited(s)) {
+			va = get_value(s, (const char *)ca + s->offset);
+			vb = get_value(s, (const char *)cb + s->offset);
+		} else if (s->section == SECTION_ACCOUNT) {
+			const struct setting *sa = s, *sb = s;
+			const void *fa = effective_field(ca, a, &sa);
+			const void *fb = effective_field(cb, b, &sb);
+			va = get_value(sa, fa);
+			vb = get_value(sb, fb);
+		} else {
+			continue;
+		}
+		if (!value_equal(va, vb))
+			return false;
+	}
+	return flags != 0 || rules_equal(ca, a->name, cb, b->name);
+}
+
+bool
+mb_account_config_equal(const struct mb_config *ca, const struct mb_account_config *a,
+	const struct mb_config *cb, const struct mb_account_config *b)
+{
+	return accounts_equal(ca, a, cb, b, 0);
+}
+
+bool
+mb_account_config_session_equal(const struct mb_config *ca, const struct mb_account_config *a,
+	const struct mb_config *cb, const struct mb_account_config *b)
+{
+	return accounts_equal(ca, a, cb, b, MB_SETTING_SESSION);
+}
+
+/* A value as config text; NULL when unset. */
+static char *
+format_value(const struct setting *s, const void *field)
+{
+	struct value v = get_value(s, field);
+	switch (v.type) {
+	case V_NONE:
+		return NULL;
+	case V_STRING:
+		/* "hook =" in an account, written: "" */
+		return g_strdup(*(char *const *)field);
+	case V_LIST:
+		return v.list ? g_strjoinv(", ", (char **)v.list) : NULL;
+	case V_QUIET:
+		return v.quiet ? mb_quiet_hours_format(v.quiet) : NULL;
+	case V_CONDITION: {
+		if (!v.cond)
+			return NULL;
+		GString *out = g_string_new(NULL);
+		for (size_t i = 0; i < v.cond->n_patterns; i++) {
+			const struct mb_pattern *pat = &v.cond->patterns[i];
+			const char *text = pat->glob ? pat->glob : g_regex_get_pattern(pat->regex);
+			g_string_append_printf(out, "%s%s%s", i ? ", " : "", pat->negate ? "!" : "",
+				pat->glob ? "" : "~");
+			for (; *text; text++) {
+				if (*text == ',')
+					g_string_append_c(out, '\\');
+				g_string_append_c(out, *text);
+			}
+		}
+		return g_string_free(out, FALSE);
+	}
+	case V_INT:
+		break;
+	}
+	switch (s->kind) {
+	case KIND_DURATION:
+		return format_duration((unsigned)v.u);
+	case KIND_BOOL:
+	case KIND_TRISTATE:
+		return g_strdup(v.u ? "yes" : "no");
+	case KIND_ENUM:
+		return v.u < s->n_names && s->names[v.u] ? g_strdup(s->names[v.u]) : NULL;
+	case KIND_ACTIONS: {
+		if (v.u & MB_ACTION_IGNORE)
+			return g_strdup("ignore");
+		const char *notify = v.u & MB_ACTION_NOTIFY ? "notify" : NULL;
+		const char *hook = v.u & MB_ACTION_HOOK ? "hook" : NULL;
+		return g_strjoin(", ", notify ? notify : hook, notify ? hook : NULL, NULL);
+	}
+	default:
+		return g_strdup_printf("%" G_GUINT64_FORMAT, v.u);
+	}
+}
+
+/* Of rows that share one field (mailbox, mailboxes), only one is shown:
+ * the one written, else the first. */
+static bool
+is_shown(size_t i, GHashTable *key_lines)
+{
+	const struct setting *s = &settings[i];
+	size_t first = G_N_ELEMENTS(settings);
+	bool any_written = false;
+	for (size_t j = 0; j < G_N_ELEMENTS(settings); j++) {
+		const struct setting *t = &settings[j];
+		if (t->section != s->section || t->offset != s->offset)
+			continue;
+		if (first == G_N_ELEMENTS(settings))
+			first = j;
+		any_written |= key_lines && g_hash_table_contains(key_lines, t->key);
+	}
+	if (any_written)
+		return key_lines && g_hash_table_contains(key_lines, s->key);
+	return i == first;
+}
+
+void
+mb_config_foreach_value(const struct mb_config *config, const struct mb_account_config *account,
+	mb_config_value_fn fn, void *data)
+{
+	const struct mb_setting_info *info = mb_config_settings(NULL);
+	enum section_kind section = account ? SECTION_ACCOUNT : SECTION_GENERAL;
+	GHashTable *key_lines = account ? account->key_lines : config->key_lines;
+	for (size_t i = 0; i < G_N_ELEMENTS(settings); i++) {
+		const struct setting *s = &settings[i];
+		if (s->section != section || !is_shown(i, key_lines))
+			continue;
+		const struct setting *e = s;
+		const void *field = account ? effective_field(config, account, &e) : (const char *)config + s->offset;
+		char *value;
+		if (s->flags & MB_SETTING_SECRET)
+			value = *(char *const *)field ? g_strdup("***") : NULL;
+		else
+			value = format_value(e, field);
+		bool written = key_lines && g_hash_table_contains(key_lines, s->key);
+		fn(&info[i], value, !written, data);
+		g_free(value);
+	}
 }

@@ -7,6 +7,12 @@
 #include <stdint.h>
 #include <glib.h>
 
+#include "quiet.h"
+
+/* The most octets mailbell downloads of one message (download_limit, a
+ * rule's download = full): half the IMAP parser's literal limit. */
+#define MB_DOWNLOAD_MAX (32u * 1024 * 1024)
+
 /* Exit status for a bad configuration (sysexits.h EX_CONFIG). */
 #define MB_EXIT_CONFIG 78
 
@@ -25,6 +31,9 @@ enum mb_auth_method {
 	MB_AUTH_OAUTHBEARER, /* RFC 7628 */
 };
 
+/* Defaults, ranges and descriptions of every key are in the settings table
+ * (mb_config_settings(), mailbell.ini(5)); the comments here say what an
+ * unset value means. */
 struct mb_account_config {
 	char *name;             /* from "[account NAME]" */
 	char *host;
@@ -37,32 +46,39 @@ struct mb_account_config {
 	char *password_cmd;
 	char *oauth_token_cmd;
 	enum mb_auth_method auth;
-	char **mailboxes;       /* NULL-terminated, UTF-8, at least one ("INBOX") */
+	char **mailboxes;       /* NULL-terminated, UTF-8, at least one */
 	int notify;             /* -1: inherit [general], 0 no, 1 yes */
 	char *hook;             /* NULL: inherit [general]; "" means none */
 	unsigned poll_interval; /* seconds; 0: inherit [general] */
 	unsigned max_connections;
 	int64_t download_limit; /* octets; -1: inherit [general] */
 	int preview;            /* -1: inherit [general], 0 no, 1 yes */
+	struct mb_quiet_hours *quiet_hours; /* NULL: inherit [general]; n == 0:
+	                         * none ("quiet_hours =") */
 	int line;               /* line of the section header */
+	GHashTable *key_lines;  /* key -> line it is set on (GINT_TO_POINTER),
+	                         * for the keys written in this section */
 };
 
 struct mb_config {
 	char *path;             /* the file read */
-	unsigned keepalive;     /* seconds, 60..1740, default 600 */
-	unsigned timeout;       /* seconds, default 30 */
-	unsigned poll_interval; /* seconds, default 120 */
-	unsigned hook_timeout;  /* seconds a hook may run before SIGTERM, default 60 */
-	bool notify;            /* default true */
+	unsigned keepalive;     /* seconds */
+	unsigned timeout;       /* seconds */
+	unsigned poll_interval; /* seconds */
+	unsigned hook_timeout;  /* seconds a hook may run before SIGTERM */
+	bool notify;
 	char *hook;             /* NULL: no hook */
 	char *state_dir;        /* NULL: $XDG_STATE_HOME/mailbell */
-	bool catchup;           /* default true */
-	unsigned catchup_summary; /* default 5 */
+	bool catchup;
+	unsigned catchup_summary;
 	uint64_t download_limit; /* octets: messages up to this size are
-	                          * downloaded in full; default 0 (headers only) */
-	bool preview;           /* default true */
+	                          * downloaded in full; 0: headers only */
+	bool preview;
+	struct mb_quiet_hours *quiet_hours; /* NULL: none */
 	GPtrArray *accounts;    /* of struct mb_account_config *, file order */
 	GPtrArray *rules;       /* of struct mb_rule * (rules.h), file order */
+	GHashTable *key_lines;  /* [general] key -> line it is set on
+	                         * (GINT_TO_POINTER), for the keys written */
 };
 
 /* GError domain and codes of mb_config_load(). */
@@ -112,5 +128,79 @@ unsigned mb_account_config_poll_interval(const struct mb_config *config, const s
  * else [general]'s. */
 uint64_t mb_account_config_download_limit(const struct mb_config *config, const struct mb_account_config *account);
 bool mb_account_config_preview(const struct mb_config *config, const struct mb_account_config *account);
+
+/* Effective quiet hours of an account: its own (an empty "quiet_hours ="
+ * gives no ranges), else [general]'s. NULL or no ranges: none. Borrowed
+ * from config or account. */
+const struct mb_quiet_hours *mb_account_config_quiet_hours(const struct mb_config *config,
+	const struct mb_account_config *account);
+
+/* Flags of a setting. */
+enum {
+	MB_SETTING_SECRET = 1 << 0,   /* never print the value */
+	MB_SETTING_SESSION = 1 << 1,  /* shapes the IMAP connections: a change
+	                               * means they must be made anew */
+	MB_SETTING_INHERITS = 1 << 2, /* an account key that, unset, takes the
+	                               * [general] key of the same name */
+	MB_SETTING_REQUIRED = 1 << 3, /* must be set in every such section */
+};
+
+/* One row of the settings table: every key mailbell knows, its default and
+ * range as mailbell.ini(5) writes them. All strings are static. */
+struct mb_setting_info {
+	const char *section;     /* "general", "account" or "rule" */
+	const char *key;
+	const char *type;        /* the value type as mailbell.ini(5) names it:
+	                          * "duration", "boolean", "number", "size",
+	                          * "path", "command", "string", "list",
+	                          * "pattern list", "time ranges", or "choice" */
+	const char *def;         /* the default as text ("10m", "yes", "INBOX"),
+	                          * or NULL: none, derived (port) or inherited
+	                          * from [general] (MB_SETTING_INHERITS) */
+	const char *range;       /* "1m..29m", "1..50", "1.." (no upper bound);
+	                          * for a choice its words, "implicit | starttls
+	                          * | none"; NULL: any value of the type */
+	unsigned flags;          /* MB_SETTING_* */
+	const char *description; /* one line, lower case, no final period */
+};
+
+/* The settings table, in the order of mailbell.ini(5): [general] rows, then
+ * [account NAME], then [rule NAME]. Writes the number of rows to *n_r.
+ * Static; never freed. */
+const struct mb_setting_info *mb_config_settings(size_t *n_r);
+
+/* Called by mb_config_foreach_value() for each key of a section. value is
+ * the effective value as config text ("10m", "yes", "65536", "INBOX,
+ * Lists/dev", "22:00-07:00"), "***" for a secret that is set, or NULL when
+ * the key is unset and has no value (no hook, no ca_file); valid during the
+ * call only. is_default: the key is not written in the section (the value
+ * is the default, derived, or inherited from [general], which s->flags &
+ * MB_SETTING_INHERITS tells). */
+typedef void (*mb_config_value_fn)(const struct mb_setting_info *s, const char *value, bool is_default,
+	void *data);
+
+/* Calls fn for every key of [general] (account NULL) or of account, in table
+ * order, with its effective value. Of keys that are two spellings of one
+ * value (mailbox, mailboxes) only the one written is reported, or the first
+ * when neither is. */
+void mb_config_foreach_value(const struct mb_config *config, const struct mb_account_config *account,
+	mb_config_value_fn fn, void *data);
+
+/* Whether two accounts' settings are all equal: the name, every [account]
+ * key compared by value (effective values, [general]'s applied), every
+ * [general] key that has no [account] counterpart (catchup, hook_timeout,
+ * state_dir, keepalive, ...), and the rules that can apply to the account
+ * (those whose account condition matches its name), in order, by name and
+ * every key. ca and cb are the configs a and b belong to (they may be the
+ * same). */
+bool mb_account_config_equal(const struct mb_config *ca, const struct mb_account_config *a,
+	const struct mb_config *cb, const struct mb_account_config *b);
+
+/* Whether everything that shapes the IMAP connections is equal: the name and
+ * the MB_SETTING_SESSION keys, effective values (an account's poll_interval
+ * inherited from [general] counts), [general]'s keepalive and timeout
+ * included. When true, a reload may keep the account's connections. */
+bool mb_account_config_session_equal(const struct mb_config *ca, const struct mb_account_config *a,
+	const struct mb_config *cb, const struct mb_account_config *b);
 
 #endif

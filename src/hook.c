@@ -8,9 +8,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/resource.h>
+
 #include <gio/gio.h>
-#include <gio/gunixoutputstream.h>
-#include <glib-unix.h>
+#include <glib/gstdio.h>
 
 #define KILL_GRACE 5 /* seconds between SIGTERM and SIGKILL */
 
@@ -20,17 +23,8 @@ struct job {
 	char *label; /* "work/INBOX uid 42" */
 	mb_hook_started_fn started;
 	void *data;
-	GBytes *input;  /* standard input: the raw message or its header */
-};
-
-/* The hook's standard input being written. Owned by the write: it lives
- * until the write ends (done, EPIPE, or cancelled when the hook exits
- * before reading it all), whatever happens to the hook. */
-struct feed {
-	GOutputStream *stream;
-	GBytes *input;
-	GCancellable *cancel;
-	char *label;
+	int input_fd;   /* standard input: an unlinked file holding the raw
+	                 * message or its header, or -1 for /dev/null */
 };
 
 struct running {
@@ -39,7 +33,6 @@ struct running {
 	guint term_timer;
 	guint kill_timer;
 	gint64 started;
-	GCancellable *feed_cancel; /* the stdin write, if still running */
 };
 
 static unsigned hook_timeout = 60;
@@ -50,15 +43,42 @@ static GQueue queue = G_QUEUE_INIT;
 
 void mb_hook_init(unsigned timeout, unsigned max_running, const char *config)
 {
+	/* Every queued hook holds its input file open: a catch-up of
+	 * thousands must not run out of descriptors (the soft limit is often
+	 * 1024, the hard one far higher). */
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max && rl.rlim_cur < 65536) {
+		rl.rlim_cur = rl.rlim_max < 65536 ? rl.rlim_max : 65536;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
 	hook_timeout = timeout;
 	hook_max = max_running ? max_running : 1;
 	g_free(config_path);
 	config_path = config ? g_canonicalize_filename(config, NULL) : NULL;
 }
 
+static void (*idle_fn)(void *);
+static void *idle_data;
+
 unsigned mb_hook_pending(void)
 {
 	return n_running + queue.length;
+}
+
+static void maybe_idle(void)
+{
+	if (idle_fn && mb_hook_pending() == 0) {
+		void (*fn)(void *) = idle_fn;
+		idle_fn = NULL;
+		fn(idle_data);
+	}
+}
+
+void mb_hook_when_idle(void (*fn)(void *data), void *data)
+{
+	idle_fn = fn;
+	idle_data = data;
+	maybe_idle();
 }
 
 /* Per variable, octets: far below the kernel's 128 KiB per string. */
@@ -102,8 +122,8 @@ char **mb_hook_environ(char **base, const struct mb_message *msg, const char *ru
 
 static void job_free(struct job *job)
 {
-	if (job->input)
-		g_bytes_unref(job->input);
+	if (job->input_fd >= 0)
+		close(job->input_fd);
 	g_free(job->command);
 	g_strfreev(job->env);
 	g_free(job->label);
@@ -112,55 +132,46 @@ static void job_free(struct job *job)
 
 static void start_next(void);
 
-static void feed_free(struct feed *f)
+/* The hook's standard input is a file, not a pipe: a hook reads it at its
+ * own pace, or not at all, and gets all of it even when mailbell has
+ * stopped meanwhile; mailbell never waits on it, and a queued message costs
+ * disk (a tmpfs under $XDG_RUNTIME_DIR, usually), not memory. The file is
+ * unlinked at once: only the descriptor holds it. */
+static int input_file(GBytes *input, const char *label)
 {
-	g_object_unref(f->stream);
-	g_bytes_unref(f->input);
-	g_object_unref(f->cancel);
-	g_free(f->label);
-	g_free(f);
-}
-
-static void feed_closed(GObject *source, GAsyncResult *res, gpointer data)
-{
-	g_output_stream_close_finish(G_OUTPUT_STREAM(source), res, NULL);
-	feed_free(data);
-}
-
-static void feed_written(GObject *source, GAsyncResult *res, gpointer data)
-{
-	struct feed *f = data;
-	GError *error = NULL;
-	if (!g_output_stream_write_all_finish(f->stream, res, NULL, &error)) {
-		/* A hook may leave its input unread: that is its business. */
-		if (!g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED)
-		    && !g_error_matches(error, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE))
-			g_debug("hook for %s: standard input: %s", f->label, error->message);
-		g_error_free(error);
+	const char *dir = g_get_user_runtime_dir();
+	if (!dir || !g_file_test(dir, G_FILE_TEST_IS_DIR))
+		dir = g_get_tmp_dir();
+	char *path = g_build_filename(dir, "mailbell-hook-XXXXXX", NULL);
+	int fd = g_mkstemp_full(path, O_RDWR | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		g_warning("hook for %s gets no standard input: cannot create a file in %s: %s", label, dir,
+			g_strerror(errno));
+		g_free(path);
+		return -1;
 	}
-	/* Closing the pipe is what gives the hook its end of file. */
-	g_output_stream_close_async(f->stream, G_PRIORITY_DEFAULT, NULL, feed_closed, f);
-}
-
-/* Writes input to the hook's stdin without ever blocking: the pipe is made
- * non-blocking, so GIO writes what fits and waits for the rest in the main
- * loop. Returns the cancellable that stops it. */
-static GCancellable *feed_start(GSubprocess *proc, GBytes *input, const char *label)
-{
-	GOutputStream *stream = g_subprocess_get_stdin_pipe(proc);
-	if (!stream)
-		return NULL;
-	g_unix_set_fd_nonblocking(g_unix_output_stream_get_fd(G_UNIX_OUTPUT_STREAM(stream)), TRUE, NULL);
-	struct feed *f = g_new0(struct feed, 1);
-	f->stream = g_object_ref(stream);
-	f->input = g_bytes_ref(input);
-	f->cancel = g_cancellable_new();
-	f->label = g_strdup(label);
+	unlink(path);
+	g_free(path);
 	gsize len;
-	const void *buf = g_bytes_get_data(f->input, &len);
-	g_output_stream_write_all_async(f->stream, buf, len, G_PRIORITY_DEFAULT, f->cancel,
-		feed_written, f);
-	return g_object_ref(f->cancel);
+	const char *p = g_bytes_get_data(input, &len);
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			g_warning("hook for %s gets no standard input: cannot write it: %s", label,
+				g_strerror(n < 0 ? errno : ENOSPC));
+			close(fd);
+			return -1;
+		}
+		p += n;
+		len -= (gsize)n;
+	}
+	if (lseek(fd, 0, SEEK_SET) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
 }
 
 /* Each hook leads a process group of its own (see hook_child_setup), so a
@@ -221,16 +232,12 @@ static void hook_exited(GObject *source, GAsyncResult *res, gpointer data)
 		g_source_remove(r->term_timer);
 	if (r->kill_timer)
 		g_source_remove(r->kill_timer);
-	if (r->feed_cancel) {
-		/* A child the hook left behind may hold the pipe open forever. */
-		g_cancellable_cancel(r->feed_cancel);
-		g_object_unref(r->feed_cancel);
-	}
 	g_object_unref(r->proc);
 	g_free(r->label);
 	g_free(r);
 	n_running--;
 	start_next();
+	maybe_idle();
 }
 
 static void start_next(void)
@@ -240,8 +247,11 @@ static void start_next(void)
 		/* stdin is the message (else /dev/null, GIO's default: the
 		 * daemon's own stdin may be a terminal). stdout and stderr go
 		 * where the daemon's go. */
-		GSubprocessLauncher *l = g_subprocess_launcher_new(job->input
-			? G_SUBPROCESS_FLAGS_STDIN_PIPE : G_SUBPROCESS_FLAGS_NONE);
+		GSubprocessLauncher *l = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_NONE);
+		if (job->input_fd >= 0) {
+			g_subprocess_launcher_take_stdin_fd(l, job->input_fd);
+			job->input_fd = -1;
+		}
 		g_subprocess_launcher_set_environ(l, job->env);
 		g_subprocess_launcher_set_child_setup(l, hook_child_setup, NULL, NULL);
 		GError *error = NULL;
@@ -260,8 +270,6 @@ static void start_next(void)
 		r->proc = proc;
 		r->label = g_steal_pointer(&job->label);
 		r->started = g_get_monotonic_time();
-		if (job->input)
-			r->feed_cancel = feed_start(proc, job->input, r->label);
 		if (hook_timeout)
 			r->term_timer = g_timeout_add_seconds(hook_timeout, on_term, r);
 		n_running++;
@@ -278,8 +286,8 @@ void mb_hook_run(const char *command, const struct mb_message *msg, const char *
 	job->data = data;
 	job->command = g_strdup(command);
 	job->env = mb_hook_environ(NULL, msg, rule);
-	job->input = g_bytes_ref(msg->raw ? msg->raw : msg->header);
 	job->label = g_strdup_printf("%s/%s uid %u", msg->account, msg->mailbox, msg->uid);
+	job->input_fd = input_file(msg->raw ? msg->raw : msg->header, job->label);
 	g_queue_push_tail(&queue, job);
 	start_next();
 }

@@ -2,8 +2,9 @@
  * user's config; the message reaches the hook only through MAILBELL_*
  * environment variables and its standard input (the raw message when it was
  * downloaded in full, else its header block), never through the command
- * line. Standard input is written asynchronously: a hook that does not read
- * it never blocks mailbell, and what it leaves unread is dropped. Hooks run
+ * line. Standard input is an unlinked temporary file (under $XDG_RUNTIME_DIR,
+ * else $TMPDIR), written when the hook is queued: a hook reads it when it
+ * likes, or never, and mailbell never waits on it. Hooks run
  * asynchronously, a few at a time, in the order queued; one that outlives the
  * timeout gets SIGTERM, then SIGKILL five seconds later. */
 #ifndef MB_HOOK_H
@@ -22,8 +23,8 @@ void mb_hook_init(unsigned timeout, unsigned max_running, const char *config);
 typedef void (*mb_hook_started_fn)(void *data);
 
 /* Queues command for msg. rule is the matching rule's name or NULL. Both
- * strings and the environment are copied, msg->raw or msg->header is
- * referenced; nothing is kept borrowed. started (may be NULL)
+ * strings and the environment are copied, msg->raw or msg->header is written
+ * to the input file; nothing is kept borrowed. started (may be NULL)
  * runs with data when the hook starts, possibly from within this call. A hook
  * that cannot start or fails is logged; it never stops the daemon. */
 void mb_hook_run(const char *command, const struct mb_message *msg, const char *rule,
@@ -32,6 +33,11 @@ void mb_hook_run(const char *command, const struct mb_message *msg, const char *
 
 /* Number of hooks running or queued. */
 unsigned mb_hook_pending(void);
+
+/* Runs fn(data) once no hook is running or queued: at once when none is,
+ * else when the last one exits (mailbell --once). Replaces an earlier
+ * request. */
+void mb_hook_when_idle(void (*fn)(void *data), void *data);
 
 /* Builds the environment for msg on top of base (NULL: the process
  * environment). Returns a NULL-terminated array (g_strfreev). Exposed for

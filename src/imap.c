@@ -14,10 +14,10 @@
 /* Deadline for LOGOUT and for a probe, seconds: shutdown and network changes
  * must not wait the full command timeout. */
 #define LOGOUT_TIMEOUT 3
-/* Octets fetched per message of each group of header fields (subject, date
- * and message-id; from and sender), so a huge From can't push the subject
- * out. */
-#define MB_HEADER_FETCH_MAX 16384
+/* Octets fetched per message of each group of header fields (subject,
+ * date, message-id, list-id; from and sender; to and cc), so a huge From
+ * can't push the subject out, and a few thousand recipients still fit. */
+#define MB_HEADER_FETCH_MAX 65536
 #define PROBE_TIMEOUT 10
 
 #define STATES(X) \
@@ -144,6 +144,8 @@ struct mb_imap_session {
 	char *task_mailbox;      /* one-shot task (params.task_uid), else NULL */
 	uint32_t task_uid;
 	struct mb_imap_fetch *task_result;
+	bool task_check;         /* params.task_check: LIST "" "*", report, LOGOUT */
+	char delimiter;          /* hierarchy delimiter LIST reported, for the check */
 
 	bool idle_refused;
 	gint64 idle_retry_at;    /* monotonic microseconds */
@@ -354,6 +356,23 @@ static void send_capability(struct mb_imap_session *s, enum state next)
 }
 
 /* --- sign-in ------------------------------------------------------------ */
+
+static const char *mech_name(enum auth_mech m)
+{
+	switch (m) {
+	case MECH_PLAIN:
+		return "PLAIN";
+	case MECH_LOGIN:
+		return "LOGIN";
+	case MECH_XOAUTH2:
+		return "XOAUTH2";
+	case MECH_OAUTHBEARER:
+		return "OAUTHBEARER";
+	case MECH_NONE:
+		break;
+	}
+	return "none";
+}
 
 static enum auth_mech choose_mech(struct mb_imap_session *s, const char **why_r)
 {
@@ -615,6 +634,12 @@ static void list_next(struct mb_imap_session *s)
  * the state file beside the last UID. */
 static void after_id(struct mb_imap_session *s)
 {
+	if (s->task_check) {
+		/* every name the server has, so the user sees the real ones */
+		set_state(s, S_LIST);
+		send_command(s, CMD_LIST, "LIST \"\" \"*\"");
+		return;
+	}
 	if (s->task_uid) {
 		/* One mailbox, read-only, no LIST, no state: EXAMINE and fetch. */
 		struct mbox *m = g_new0(struct mbox, 1);
@@ -894,7 +919,7 @@ static void send_status_next(struct mb_imap_session *s)
 		if (m == s->cur)
 			continue;
 		set_state(s, S_STATUS);
-		char *text = g_strdup_printf("STATUS %s (UIDNEXT UIDVALIDITY)", m->wire);
+		char *text = g_strdup_printf("STATUS %s (UIDNEXT UIDVALIDITY UNSEEN)", m->wire);
 		send_command(s, CMD_STATUS, text);
 		g_free(text);
 		return;
@@ -1119,6 +1144,8 @@ static void handle_list(struct mb_imap_session *s, const struct mb_imap_response
 		close_session(s, MB_IMAP_CLOSE_ERROR, "malformed LIST response");
 		return;
 	}
+	if (d->items[1].type == MB_IMAP_STRING && d->items[1].len == 1)
+		s->delimiter = d->items[1].str[0];
 	if (mb_imap_flags_have(&d->items[0], "\\Noselect")
 	    || mb_imap_flags_have(&d->items[0], "\\NonExistent"))
 		return;
@@ -1148,7 +1175,8 @@ static void handle_status(struct mb_imap_session *s, const struct mb_imap_respon
 	if (!m)
 		return;
 	const struct mb_imap_value *att = &d->items[d->n_items - 1];
-	uint32_t uidnext = 0, uidvalidity = 0;
+	uint32_t uidnext = 0, uidvalidity = 0, unseen = 0;
+	bool has_unseen = false;
 	for (size_t i = 0; i + 1 < att->n_items; i += 2) {
 		const struct mb_imap_value *k = &att->items[i], *v = &att->items[i + 1];
 		if (k->type != MB_IMAP_ATOM || v->type != MB_IMAP_ATOM)
@@ -1157,6 +1185,17 @@ static void handle_status(struct mb_imap_session *s, const struct mb_imap_respon
 			mb_imap_parse_u32(v->str, false, &uidnext);
 		else if (g_ascii_strcasecmp(k->str, "UIDVALIDITY") == 0)
 			mb_imap_parse_u32(v->str, false, &uidvalidity);
+		else if (g_ascii_strcasecmp(k->str, "UNSEEN") == 0)
+			has_unseen = mb_imap_parse_u32(v->str, true, &unseen);
+	}
+	if (has_unseen && s->ev.unseen) {
+		/* free with the STATUS we ask or NOTIFY sends anyway: for status */
+		session_ref(s);
+		s->ev.unseen(s, m->name, unseen, s->data);
+		bool gone = s->state == S_CLOSED || s->destroyed;
+		session_unref(s);
+		if (gone)
+			return;
 	}
 	bool changed = (uidvalidity && uidvalidity != m->known_uidvalidity)
 		|| (uidnext && uidnext - 1 > m->last_uid)
@@ -1374,10 +1413,26 @@ static void handle_tagged(struct mb_imap_session *s, const struct mb_imap_respon
 		list_next(s); /* without CONDSTORE we just store no mod-sequence */
 		break;
 	case CMD_LIST:
-		if (!ok)
+		if (!ok) {
 			close_session(s, MB_IMAP_CLOSE_ERROR, "LIST failed: %s", text);
-		else
+		} else if (s->task_check) {
+			g_ptr_array_add(s->listed, NULL);
+			g_ptr_array_add(s->caps, NULL);
+			struct mb_imap_check_result res = {
+				.caps = (const char *const *)s->caps->pdata,
+				.names = (const char *const *)s->listed->pdata,
+				.delimiter = s->delimiter,
+				.mechanism = mech_name(s->mech),
+			};
+			session_ref(s);
+			s->ev.checked(s, &res, s->data);
+			g_ptr_array_set_size(s->caps, s->caps->len - 1);
+			if (s->state != S_CLOSED && !s->destroyed)
+				mb_imap_session_logout(s);
+			session_unref(s);
+		} else {
 			list_next(s);
+		}
 		break;
 	case CMD_EXAMINE:
 		if (s->task_uid) {
@@ -1540,8 +1595,13 @@ static void on_input(struct mb_net *net, const char *buf, size_t len, void *data
 		struct mb_imap_response *r = NULL;
 		const char *err = NULL;
 		mb_imap_parser_next(s->parser, &r, &err); /* says which bound */
-		close_session(s, MB_IMAP_CLOSE_ERROR, "malformed response: %s",
-			err ? err : "over the size limits");
+		if (s->task_uid && s->state == S_FETCH)
+			close_session(s, MB_IMAP_CLOSE_ERROR, "the message is larger than mailbell "
+				"fetch can hold (%u MiB): %s", MB_IMAP_MAX_LITERAL / (1024 * 1024),
+				err ? err : "over the size limits");
+		else
+			close_session(s, MB_IMAP_CLOSE_ERROR, "malformed response: %s",
+				err ? err : "over the size limits");
 		goto out;
 	}
 	while (s->state != S_CLOSED && s->state != S_TLS_HANDSHAKE && !s->destroyed) {
@@ -1622,6 +1682,7 @@ struct mb_imap_session *mb_imap_session_create(const struct mb_imap_session_para
 	s->fetched = g_ptr_array_new_with_free_func((GDestroyNotify)mb_imap_fetch_free);
 	s->want_header = p->want_header;
 	s->want_preview = p->want_preview;
+	s->task_check = p->task_check;
 	if (p->task_uid) {
 		s->task_uid = p->task_uid;
 		s->task_mailbox = g_strdup(p->task_mailbox ? p->task_mailbox : "INBOX");
@@ -1688,6 +1749,20 @@ void mb_imap_session_probe(struct mb_imap_session *s)
 		set_state(s, S_NOOP);
 		send_command(s, CMD_NOOP, "NOOP");
 	}
+}
+
+bool mb_imap_session_is_polling(const struct mb_imap_session *s)
+{
+	return s->state == S_POLL_WAIT || (s->state == S_NOOP && !has_cap(s, "IDLE"))
+		|| s->idle_refused;
+}
+
+void mb_imap_session_update(struct mb_imap_session *s, const struct mb_account_config *account,
+	bool want_header, bool want_preview)
+{
+	s->account = account;
+	s->want_header = want_header;
+	s->want_preview = want_preview;
 }
 
 void mb_imap_session_destroy(struct mb_imap_session *s)

@@ -15,7 +15,7 @@
 /* The most a session downloads of one message (BODY.PEEK[]<0.N>), octets:
  * half the parser's literal limit, so a full download can never make the
  * connection fail on its own size. */
-#define MB_IMAP_BODY_MAX (32u * 1024 * 1024)
+#define MB_IMAP_BODY_MAX MB_DOWNLOAD_MAX
 /* The most of the whole header block (BODY.PEEK[HEADER]<0.N>) fetched for
  * a hook's standard input, octets. */
 #define MB_IMAP_HEADER_MAX (64u * 1024)
@@ -69,6 +69,19 @@ struct mb_imap_session_params {
 	 * event and logs out. mailboxes is then ignored. */
 	const char *task_mailbox;
 	uint32_t task_uid;
+	/* Another one-shot task (mailbell --check): sign in, LIST "" "*",
+	 * report through the checked event, LOG OUT. */
+	bool task_check;
+};
+
+/* What mailbell --check learns from a server (all borrowed). */
+struct mb_imap_check_result {
+	const char *const *caps;   /* post-login capabilities, upper-cased,
+	                            * NULL-terminated */
+	const char *const *names;  /* every selectable mailbox LIST "" "*"
+	                            * returned, UTF-8, NULL-terminated */
+	char delimiter;            /* hierarchy delimiter, '\0' if none seen */
+	const char *mechanism;     /* "PLAIN", "LOGIN", "XOAUTH2", "OAUTHBEARER" */
 };
 
 struct mb_imap_events {
@@ -105,6 +118,14 @@ struct mb_imap_events {
 	 * its BODY[] (borrowed), or NULL when the mailbox holds no message with
 	 * that UID. The session logs out afterwards. */
 	void (*fetched)(struct mb_imap_session *session, const struct mb_imap_fetch *f, void *data);
+	/* task_check: signed in and listed (see struct mb_imap_check_result);
+	 * the session logs out afterwards. */
+	void (*checked)(struct mb_imap_session *session, const struct mb_imap_check_result *res,
+		void *data);
+	/* A STATUS answer or NOTIFY STATUS event (RFC 5465 5.2) gave mailbox's
+	 * UNSEEN count (RFC 3501 6.3.10). May be NULL. */
+	void (*unseen)(struct mb_imap_session *session, const char *mailbox, uint32_t unseen,
+		void *data);
 	/* An [ALERT] (RFC 3501 7.1) received after authentication over a
 	 * secure (or explicitly plaintext) connection. text is sanitized. */
 	void (*alert)(struct mb_imap_session *session, const char *text, void *data);
@@ -134,6 +155,16 @@ void mb_imap_session_logout(struct mb_imap_session *session);
  * sends NOOP under a deadline of min(timeout, 10) seconds; a failure closes
  * the session with MB_IMAP_CLOSE_ERROR. Does nothing when not idling. */
 void mb_imap_session_probe(struct mb_imap_session *session);
+
+/* Whether the session checks its mailbox by polling (NOOP every
+ * poll_interval) rather than IDLE: the server has no IDLE or refused it. */
+bool mb_imap_session_is_polling(const struct mb_imap_session *session);
+
+/* After a reload that kept the connection: account (borrowed, must outlive
+ * the session) replaces the one given at creation (its connection settings
+ * are equal), and the fetch options apply from the next UID FETCH. */
+void mb_imap_session_update(struct mb_imap_session *session, const struct mb_account_config *account,
+	bool want_header, bool want_preview);
 
 /* Closes the connection without LOGOUT and frees the session; no event runs
  * afterwards. Safe from inside an event callback. NULL is a no-op. */

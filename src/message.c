@@ -251,6 +251,25 @@ static char *address_text(const char *name, const char *address)
 	return g_strdup(*address != '\0' ? address : name);
 }
 
+/* For MAILBELL_TO, a list joined by ", ": a display name with a comma or
+ * another RFC 5322 special is quoted ("Doe, Jane" <jane@x.org>), so the
+ * list can be split again. */
+static char *list_item_text(const char *name, const char *address)
+{
+	if (*name == '\0' || strpbrk(name, ",;<>\"\\") == NULL)
+		return address_text(name, address);
+	GString *q = g_string_new("\"");
+	for (const char *c = name; *c; c++) {
+		if (*c == '"' || *c == '\\')
+			g_string_append_c(q, '\\');
+		g_string_append_c(q, *c);
+	}
+	g_string_append_c(q, '"');
+	if (*address != '\0')
+		g_string_append_printf(q, " <%s>", address);
+	return g_string_free(q, FALSE);
+}
+
 /* Takes ownership of name and address (either may be NULL). */
 static void set_from_fields(struct mb_message *msg, char *name, char *address)
 {
@@ -290,7 +309,7 @@ static void set_recipients(struct mb_message *msg, const struct fields *h)
 		each_mailbox(h->value[F_CC], add_recipient, to);
 	for (guint i = 0; i < to->len; i++) {
 		const struct mb_address *a = &g_array_index(to, struct mb_address, i);
-		char *item = address_text(a->name, a->address);
+		char *item = list_item_text(a->name, a->address);
 
 		if (i > 0)
 			g_string_append(text, ", ");

@@ -2,33 +2,75 @@
 
 #include "rules.h"
 
-#include <fnmatch.h>
 #include <string.h>
 
-/* g_utf8_strdown() requires valid UTF-8; anything else is folded as ASCII. */
-static char *
-fold(const char *s)
+/* A shell glob as a GRegex, so that matching is by UTF-8 character and
+ * Unicode case folding whatever the locale (fnmatch's '?' is one byte under
+ * LANG=C): '*' any run of characters ('/' and '.' too: "*@*.example.org",
+ * "Lists/" then '*'), '?' one character, "[...]" and "[!...]" (or "[^...]")
+ * a set, a backslash makes the next character literal; the whole value must
+ * match. An unclosed '[' is literal. */
+static GRegex *
+glob_compile(const char *glob, GError **error)
 {
-	if (g_utf8_validate(s, -1, NULL))
-		return g_utf8_strdown(s, -1);
-	return g_ascii_strdown(s, -1);
-}
-
-/* pattern and text already folded. No FNM_PATHNAME or FNM_PERIOD: '*'
- * matches '/' and '.' too, which is what "*@*.example.org" and mailbox
- * patterns such as "Lists/" followed by '*' need. */
-static bool
-glob_match_folded(const char *pattern, const char *text)
-{
-	return fnmatch(pattern, text, 0) == 0;
+	GString *re = g_string_new("\\A(?:");
+	const char *p = glob;
+	while (*p) {
+		const char *next = g_utf8_next_char(p);
+		if (*p == '*') {
+			g_string_append(re, ".*");
+		} else if (*p == '?') {
+			g_string_append_c(re, '.');
+		} else if (*p == '\\' && p[1]) {
+			p++;
+			next = g_utf8_next_char(p);
+			char *lit = g_regex_escape_string(p, (gint)(next - p));
+			g_string_append(re, lit);
+			g_free(lit);
+		} else if (*p == '[') {
+			const char *q = p + 1;
+			bool negate = *q == '!' || *q == '^';
+			if (negate)
+				q++;
+			const char *body = q;
+			if (*q == ']')
+				q++; /* a ']' first is one of the set */
+			while (*q && *q != ']')
+				q++;
+			if (!*q) {
+				g_string_append(re, "\\[");
+			} else {
+				g_string_append(re, negate ? "[^" : "[");
+				for (const char *c = body; c < q; c++) {
+					if (*c == '\\' || *c == '[' || *c == ']' || (*c == '^' && c == body))
+						g_string_append_c(re, '\\');
+					g_string_append_c(re, *c);
+				}
+				g_string_append_c(re, ']');
+				next = q + 1;
+			}
+		} else {
+			char *lit = g_regex_escape_string(p, (gint)(next - p));
+			g_string_append(re, lit);
+			g_free(lit);
+		}
+		p = next;
+	}
+	g_string_append(re, ")\\z");
+	GRegex *regex = g_regex_new(re->str, G_REGEX_CASELESS | G_REGEX_DOTALL, 0, error);
+	g_string_free(re, TRUE);
+	return regex;
 }
 
 bool
 mb_glob_match(const char *pattern, const char *text)
 {
-	char *p = fold(pattern);
-	char *t = fold(text);
-	bool match = glob_match_folded(p, t);
+	char *p = g_utf8_make_valid(pattern, -1);
+	char *t = g_utf8_make_valid(text, -1);
+	GRegex *re = glob_compile(p, NULL);
+	bool match = re && g_regex_match(re, t, 0, NULL);
+	if (re)
+		g_regex_unref(re);
 	g_free(p);
 	g_free(t);
 	return match;
@@ -164,7 +206,14 @@ mb_condition_compile(const char *text, char **errstr_r)
 				err = g_strdup("empty pattern after '!'");
 				goto error;
 			}
-			pat->glob = fold(item);
+			GError *error = NULL;
+			pat->glob = g_strdup(item);
+			pat->regex = glob_compile(item, &error);
+			if (!pat->regex) {
+				err = g_strdup_printf("bad pattern: %s", error->message);
+				g_error_free(error);
+				goto error;
+			}
 		}
 		cond->n_patterns++;
 	}
@@ -181,10 +230,8 @@ error:
 }
 
 static bool
-pattern_match(const struct mb_pattern *pat, const char *value, const char *folded)
+pattern_match(const struct mb_pattern *pat, const char *value)
 {
-	if (pat->glob)
-		return glob_match_folded(pat->glob, folded);
 	return g_regex_match(pat->regex, value, 0, NULL);
 }
 
@@ -193,13 +240,10 @@ mb_condition_match(const struct mb_condition *cond, const char *const *values, s
 {
 	if (!cond)
 		return true;
-	/* Globs compare folded text, regexes the text itself (GRegex folds
-	 * case itself, and "(?-i)" must see the real case); GRegex needs valid
-	 * UTF-8, which message.c guarantees, but a caller may not. */
-	char **folded = g_new0(char *, n ? n : 1);
+	/* GRegex needs valid UTF-8, which message.c guarantees, but a caller
+	 * may not. */
 	char **valid = g_new0(char *, n ? n : 1);
 	for (size_t j = 0; j < n; j++) {
-		folded[j] = fold(values[j]);
 		if (!g_utf8_validate(values[j], -1, NULL))
 			valid[j] = g_utf8_make_valid(values[j], -1);
 	}
@@ -212,7 +256,7 @@ mb_condition_match(const struct mb_condition *cond, const char *const *values, s
 				continue;
 		}
 		for (size_t j = 0; j < n; j++) {
-			if (pattern_match(pat, valid[j] ? valid[j] : values[j], folded[j])) {
+			if (pattern_match(pat, valid[j] ? valid[j] : values[j])) {
 				if (pat->negate)
 					negative = true;
 				else
@@ -221,11 +265,8 @@ mb_condition_match(const struct mb_condition *cond, const char *const *values, s
 			}
 		}
 	}
-	for (size_t j = 0; j < n; j++) {
-		g_free(folded[j]);
+	for (size_t j = 0; j < n; j++)
 		g_free(valid[j]);
-	}
-	g_free(folded);
 	g_free(valid);
 	return !negative && (positive || !has_positive);
 }

@@ -35,8 +35,9 @@ enum mb_download {
  * (PCRE2, case-insensitive unless it says (?-i)); negate: must not match. */
 struct mb_pattern {
 	bool negate;
-	char *glob;          /* case-folded glob, or NULL for a regex */
-	GRegex *regex;       /* NULL for a glob */
+	char *glob;          /* the glob as written, or NULL for a regex */
+	GRegex *regex;       /* the regex, or the glob compiled to one
+	                      * (anchored, case-insensitive, by character) */
 };
 
 /* A text condition: holds when one of the positive patterns matches one of

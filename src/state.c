@@ -171,3 +171,86 @@ bool mb_state_set(struct mb_state *state, const char *account, const char *mailb
 	g_free(data);
 	return ok;
 }
+
+/* --- the notification pause (mailbell ctl pause) ---------------------------
+ * A file of its own, "pause.ini": account files all end in ".state", so no
+ * account name can collide with it. */
+
+static char *pause_path(const struct mb_state *state)
+{
+	return g_build_filename(state->dir, "pause.ini", NULL);
+}
+
+bool mb_state_get_pause(struct mb_state *state, gint64 *until_r, GHashTable *held)
+{
+	char *path = pause_path(state);
+	GKeyFile *kf = g_key_file_new();
+	GError *error = NULL;
+	bool paused = false;
+	if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &error)) {
+		if (!g_error_matches(error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+			g_warning("%s: %s: notifications are not paused", path, error->message);
+		g_error_free(error);
+		goto out;
+	}
+	gint64 until = g_key_file_get_int64(kf, "pause", "until", &error);
+	if (error || until < 0) {
+		g_warning("%s: bad or missing [pause] until: notifications are not paused", path);
+		g_clear_error(&error);
+		goto out;
+	}
+	paused = true;
+	*until_r = until;
+	char **keys = g_key_file_get_keys(kf, "held", NULL, NULL);
+	for (char **k = keys; held && k && *k; k++) {
+		gint64 n = g_key_file_get_int64(kf, "held", *k, NULL);
+		if (n > 0 && n <= G_MAXUINT) {
+			char *name = g_uri_unescape_string(*k, NULL);
+			if (name)
+				g_hash_table_insert(held, name, GUINT_TO_POINTER((guint)n));
+		}
+	}
+	g_strfreev(keys);
+out:
+	g_key_file_unref(kf);
+	g_free(path);
+	return paused;
+}
+
+bool mb_state_set_pause(struct mb_state *state, bool paused, gint64 until, GHashTable *held,
+	GError **error)
+{
+	char *path = pause_path(state);
+	bool ok;
+	if (!paused) {
+		ok = unlink(path) == 0 || errno == ENOENT;
+		if (!ok) {
+			int e = errno;
+			g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(e), "cannot remove %s: %s",
+				path, g_strerror(e));
+		}
+		g_free(path);
+		return ok;
+	}
+	GKeyFile *kf = g_key_file_new();
+	g_key_file_set_int64(kf, "pause", "until", until);
+	if (held) {
+		GHashTableIter it;
+		gpointer k, v;
+		g_hash_table_iter_init(&it, held);
+		while (g_hash_table_iter_next(&it, &k, &v)) {
+			/* account names may hold '=', '[' or spaces */
+			char *key = g_uri_escape_string(k, NULL, FALSE);
+			g_key_file_set_int64(kf, "held", key, GPOINTER_TO_UINT(v));
+			g_free(key);
+		}
+	}
+	gsize len;
+	char *data = g_key_file_to_data(kf, &len, NULL);
+	ok = g_file_set_contents_full(path, data, (gssize)len, G_FILE_SET_CONTENTS_CONSISTENT, 0600,
+		error);
+	g_free(data);
+	g_key_file_unref(kf);
+	g_free(path);
+	return ok;
+}

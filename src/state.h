@@ -49,4 +49,18 @@ bool mb_state_set(struct mb_state *state, const char *account, const char *mailb
  * *error when another process holds it or the directory is not writable. */
 bool mb_state_lock(struct mb_state *state, GError **error);
 
+/* The notification pause ("mailbell ctl pause"), kept in the state
+ * directory's pause.ini so that it survives a restart. Returns true when a
+ * pause is stored: *until_r gets its end (Unix time, seconds; 0: until
+ * resumed) and held (account name -> count of notifications held, as
+ * GUINT_TO_POINTER; may be NULL; keys newly allocated, the table must free
+ * them) is filled. A broken file is logged and counts as no pause. */
+bool mb_state_get_pause(struct mb_state *state, gint64 *until_r, GHashTable *held);
+
+/* Stores the pause (paused false removes the file). held as above, may be
+ * NULL. Written atomically (no fsync: a lost pause after a power loss is
+ * harmless). Returns false and sets *error on failure. */
+bool mb_state_set_pause(struct mb_state *state, bool paused, gint64 until, GHashTable *held,
+	GError **error);
+
 #endif

@@ -21,8 +21,8 @@ for arg in "$@"; do
 	esac
 done
 
-build_pkgs="meson ninja-build pkg-config gcc libssl-dev libinih-dev libglib2.0-dev libgmime-3.0-dev libnotify-dev check scdoc"
-test_pkgs="dovecot-imapd python3 python3-dbusmock dbus openssl"
+build_pkgs="meson ninja-build pkg-config gcc libssl-dev libinih-dev libglib2.0-dev libgmime-3.0-dev libjson-glib-dev libnotify-dev check scdoc"
+test_pkgs="dovecot-imapd python3 python3-dbusmock dbus openssl desktop-file-utils"
 
 if command -v dpkg-query >/dev/null 2>&1; then
 	missing=

@@ -1,5 +1,7 @@
 /* Tests of config.c: every error with its file:line, defaults, durations,
- * sizes, rule keys. */
+ * sizes, rule keys, quiet_hours; the settings table (printed values,
+ * comparing accounts for a reload) and that mailbell.ini(5) documents each
+ * of its keys as the table has it. */
 #define G_LOG_DOMAIN "mailbell-test"
 
 #include <check.h>
@@ -233,8 +235,10 @@ START_TEST(test_defaults)
 	ck_assert_uint_eq(c->catchup_summary, 5);
 	ck_assert_uint_eq(c->download_limit, 0);
 	ck_assert(c->preview);
+	ck_assert_ptr_null(c->quiet_hours);
 	ck_assert_uint_eq(c->accounts->len, 1);
 	ck_assert_uint_eq(c->rules->len, 0);
+	ck_assert_uint_eq(g_hash_table_size(c->key_lines), 0);
 
 	const struct mb_account_config *a = account(c, 0);
 	ck_assert_str_eq(a->name, "a");
@@ -257,13 +261,17 @@ START_TEST(test_defaults)
 	ck_assert_uint_eq(a->max_connections, 5);
 	ck_assert_int_eq(a->download_limit, -1);
 	ck_assert_int_eq(a->preview, -1);
+	ck_assert_ptr_null(a->quiet_hours);
 	ck_assert_int_eq(a->line, 1);
+	ck_assert_uint_eq(g_hash_table_size(a->key_lines), 3);
+	ck_assert_int_eq(GPOINTER_TO_INT(g_hash_table_lookup(a->key_lines, "password")), 4);
 
 	ck_assert(mb_account_config_notify(c, a));
 	ck_assert_ptr_null(mb_account_config_hook(c, a));
 	ck_assert_uint_eq(mb_account_config_poll_interval(c, a), 120);
 	ck_assert_uint_eq(mb_account_config_download_limit(c, a), 0);
 	ck_assert(mb_account_config_preview(c, a));
+	ck_assert_ptr_null(mb_account_config_quiet_hours(c, a));
 	mb_config_destroy(c);
 }
 END_TEST
@@ -275,7 +283,8 @@ START_TEST(test_rule_defaults)
 	ck_assert_str_eq(r->name, "r");
 	ck_assert_ptr_nonnull(r->from);
 	ck_assert_uint_eq(r->from->n_patterns, 1);
-	ck_assert_str_eq(r->from->patterns[0].glob, "x@y");
+	/* how a glob is kept (folded or as written) is rules.c's business */
+	ck_assert_int_eq(g_ascii_strcasecmp(r->from->patterns[0].glob, "x@y"), 0);
 	ck_assert(!r->from->patterns[0].negate);
 	ck_assert_ptr_null(r->to);
 	ck_assert_ptr_null(r->subject);
@@ -318,8 +327,16 @@ START_TEST(test_full_fixture)
 	ck_assert_uint_eq(c->poll_interval, 300);
 	ck_assert(!c->catchup);
 	ck_assert_uint_eq(c->catchup_summary, 3);
+	ck_assert_uint_eq(c->download_limit, 65536);
+	ck_assert(!c->preview);
+	ck_assert_ptr_nonnull(c->quiet_hours);
+	ck_assert_uint_eq(c->quiet_hours->n, 2);
+	ck_assert_uint_eq(c->quiet_hours->ranges[0].start, 22 * 60);
+	ck_assert_uint_eq(c->quiet_hours->ranges[0].end, 7 * 60);
+	ck_assert_uint_eq(c->quiet_hours->ranges[1].start, 12 * 60);
+	ck_assert_uint_eq(c->quiet_hours->ranges[1].end, 13 * 60);
 
-	ck_assert_uint_eq(c->accounts->len, 2);
+	ck_assert_uint_eq(c->accounts->len, 3);
 	const struct mb_account_config *w = account(c, 0);
 	ck_assert_str_eq(w->name, "work");
 	ck_assert_str_eq(w->host, "imap.example.org");
@@ -339,10 +356,15 @@ START_TEST(test_full_fixture)
 	ck_assert_str_eq(w->hook, "");
 	ck_assert_uint_eq(w->poll_interval, 30);
 	ck_assert_uint_eq(w->max_connections, 2);
-	ck_assert_int_eq(w->line, 13);
+	ck_assert_int_eq(w->download_limit, 1048576);
+	ck_assert_int_eq(w->preview, 1);
+	ck_assert_ptr_nonnull(w->quiet_hours);
+	ck_assert_uint_eq(w->quiet_hours->n, 0);
+	ck_assert_int_eq(w->line, 17);
 	ck_assert(mb_account_config_notify(c, w));
 	ck_assert_ptr_null(mb_account_config_hook(c, w));
 	ck_assert_uint_eq(mb_account_config_poll_interval(c, w), 30);
+	ck_assert_uint_eq(mb_account_config_quiet_hours(c, w)->n, 0);
 
 	const struct mb_account_config *g = account(c, 1);
 	ck_assert_str_eq(g->name, "gmail");
@@ -354,17 +376,55 @@ START_TEST(test_full_fixture)
 	ck_assert_ptr_null(g->mailboxes[1]);
 	ck_assert(!mb_account_config_notify(c, g));
 	ck_assert_str_eq(mb_account_config_hook(c, g), c->hook);
+	const struct mb_quiet_hours *q = mb_account_config_quiet_hours(c, g);
+	ck_assert_uint_eq(q->n, 1);
+	ck_assert_uint_eq(q->ranges[0].start, 23 * 60);
+	ck_assert_uint_eq(q->ranges[0].end, 6 * 60 + 30);
 
-	ck_assert_uint_eq(c->rules->len, 2);
+	const struct mb_account_config *l = account(c, 2);
+	ck_assert_str_eq(l->password, "not-a-real-password");
+	ck_assert_int_eq(l->tls, MB_TLS_NONE);
+	ck_assert_ptr_eq(mb_account_config_quiet_hours(c, l), c->quiet_hours);
+
+	ck_assert_uint_eq(c->rules->len, 3);
 	const struct mb_rule *n = rule(c, 0);
 	ck_assert_str_eq(n->name, "newsletters");
 	ck_assert_ptr_nonnull(n->from);
 	ck_assert_uint_eq(n->from->n_patterns, 2);
 	ck_assert_str_eq(n->from->patterns[0].glob, "*@news.example.com");
-	ck_assert_str_eq(n->from->patterns[1].glob, "newsletter?@*.example.net");
+	ck_assert_int_eq(g_ascii_strcasecmp(n->from->patterns[1].glob, "newsletter?@*.example.net"), 0);
 	ck_assert_uint_eq(n->actions, MB_ACTION_IGNORE);
 	ck_assert_uint_eq(rule(c, 1)->actions, MB_ACTION_NOTIFY);
-	ck_assert_int_eq(rule(c, 1)->line, 40);
+	ck_assert_int_eq(rule(c, 1)->line, 54);
+	const struct mb_rule *e = rule(c, 2);
+	ck_assert_ptr_nonnull(e->to);
+	ck_assert_ptr_nonnull(e->subject);
+	ck_assert_ptr_nonnull(e->list);
+	ck_assert_ptr_nonnull(e->account);
+	ck_assert_ptr_nonnull(e->mailbox);
+	ck_assert(e->has_larger && e->larger == 1024);
+	ck_assert(e->has_smaller && e->smaller == 5 * 1024 * 1024);
+	ck_assert_uint_eq(e->actions, MB_ACTION_NOTIFY | MB_ACTION_HOOK);
+	ck_assert_int_eq(e->urgency, MB_URGENCY_CRITICAL);
+	ck_assert_str_eq(e->hook, "~/bin/urgent.sh");
+	ck_assert_int_eq(e->download, MB_DOWNLOAD_FULL);
+
+	/* the fixture sets every [general] and [account] key of the table */
+	size_t n_settings;
+	const struct mb_setting_info *settings = mb_config_settings(&n_settings);
+	for (size_t i = 0; i < n_settings; i++) {
+		const struct mb_setting_info *si = &settings[i];
+		bool found = false;
+		if (strcmp(si->section, "general") == 0) {
+			found = g_hash_table_contains(c->key_lines, si->key);
+		} else if (strcmp(si->section, "account") == 0) {
+			for (guint j = 0; j < c->accounts->len && !found; j++)
+				found = g_hash_table_contains(account(c, j)->key_lines, si->key);
+		} else {
+			continue;
+		}
+		ck_assert_msg(found, "%s: [%s] key not set in full.ini", si->key, si->section);
+	}
 	mb_config_destroy(c);
 }
 END_TEST
@@ -566,10 +626,10 @@ START_TEST(test_download_preview)
 	mb_config_destroy(c);
 
 	/* and the other way round */
-	c = load_ok("[general]\npreview = yes\ndownload_limit = 18446744073709551615\n" ACCOUNT "preview = off\n");
-	ck_assert_uint_eq(c->download_limit, UINT64_MAX);
+	c = load_ok("[general]\npreview = yes\ndownload_limit = 32M\n" ACCOUNT "preview = off\n");
+	ck_assert_uint_eq(c->download_limit, 32u * 1024 * 1024);
 	ck_assert(!mb_account_config_preview(c, account(c, 0)));
-	ck_assert_uint_eq(mb_account_config_download_limit(c, account(c, 0)), UINT64_MAX);
+	ck_assert_uint_eq(mb_account_config_download_limit(c, account(c, 0)), 32u * 1024 * 1024);
 	mb_config_destroy(c);
 
 	assert_error("[general]\ndownload_limit = 1.5M\n" ACCOUNT,
@@ -581,7 +641,7 @@ START_TEST(test_download_preview)
 	assert_error(ACCOUNT "download_limit = 10T\n",
 		"5: bad size '10T' for download_limit: use e.g. 65536, 100K, 5M");
 	assert_error(ACCOUNT "download_limit = 9223372036854775808\n",
-		"5: download_limit '9223372036854775808' is too large");
+		"5: download_limit must be at most 32M (the most mailbell downloads of one message)");
 	assert_error("[general]\npreview = some\n" ACCOUNT, "2: bad boolean 'some' for preview: use yes or no");
 	assert_error(ACCOUNT "preview = 2\n", "5: bad boolean '2' for preview: use yes or no");
 	assert_error(ACCOUNT "preview = no\npreview = no\n",
@@ -629,7 +689,7 @@ START_TEST(test_rule_keys)
 	ck_assert_str_eq(r->subject->patterns[1].glob, "*urgent*");
 	ck_assert_str_eq(r->list->patterns[0].glob, "rust.lists.*");
 	ck_assert_uint_eq(r->account->n_patterns, 2);
-	ck_assert_str_eq(r->mailbox->patterns[0].glob, "lists/*");
+	ck_assert_int_eq(g_ascii_strcasecmp(r->mailbox->patterns[0].glob, "lists/*"), 0);
 	ck_assert(r->has_larger);
 	ck_assert_uint_eq(r->larger, 10240);
 	ck_assert(r->has_smaller);
@@ -804,6 +864,16 @@ START_TEST(test_auth_requirements)
 		"1: account x: auth = login needs password or password_cmd");
 	assert_error("[account x]\nhost = h\nuser = u\n",
 		"1: account x: missing password, password_cmd or oauth_token_cmd");
+	/* a secret no sign-in would use */
+	assert_error("[account x]\nhost = h\nuser = u\nauth = plain\npassword = p\noauth_token_cmd = t\n",
+		"1: account x: oauth_token_cmd is not used with auth = plain: remove it");
+	assert_error("[account x]\nhost = h\nuser = u\nauth = xoauth2\npassword_cmd = p\noauth_token_cmd = t\n",
+		"1: account x: password_cmd is not used with auth = xoauth2: remove it");
+	assert_error("[account x]\nhost = h\nuser = u\npassword = p\noauth_token_cmd = t\n",
+		"1: account x: with oauth_token_cmd, auth = auto signs in with the token and password is "
+		"not used: remove one, or set auth = plain or login");
+	assert_error("[general]\ndownload_limit = 33M\n[account x]\nhost = h\nuser = u\npassword = p\n",
+		"2: download_limit must be at most 32M (the most mailbell downloads of one message)");
 
 	struct mb_config *c = load_ok("[account x]\nhost = h\nuser = u\noauth_token_cmd = t\n"
 		"[account y]\nhost = h\nuser = u\nauth = OAuthBearer\noauth_token_cmd = t\n"
@@ -1049,6 +1119,641 @@ START_TEST(test_default_path_home)
 }
 END_TEST
 
+START_TEST(test_quiet_hours)
+{
+	struct mb_config *c = load_ok("[general]\nquiet_hours = 22:00-07:00\n" ACCOUNT
+		"[account own]\nhost = h\nuser = u\npassword = p\nquiet_hours = 12:00-13:00, 18:00 - 24:00\n"
+		"[account none]\nhost = h\nuser = u\npassword = p\nquiet_hours =\n");
+	ck_assert_uint_eq(c->quiet_hours->n, 1);
+	ck_assert_uint_eq(c->quiet_hours->ranges[0].start, 22 * 60);
+	ck_assert_uint_eq(c->quiet_hours->ranges[0].end, 7 * 60);
+	/* inherited */
+	ck_assert_ptr_null(account(c, 0)->quiet_hours);
+	ck_assert_ptr_eq(mb_account_config_quiet_hours(c, account(c, 0)), c->quiet_hours);
+	/* its own */
+	const struct mb_quiet_hours *q = mb_account_config_quiet_hours(c, account(c, 1));
+	ck_assert_uint_eq(q->n, 2);
+	ck_assert_uint_eq(q->ranges[1].start, 18 * 60);
+	ck_assert_uint_eq(q->ranges[1].end, 24 * 60);
+	/* an empty value is none, overriding [general] */
+	q = mb_account_config_quiet_hours(c, account(c, 2));
+	ck_assert_ptr_nonnull(q);
+	ck_assert_uint_eq(q->n, 0);
+	mb_config_destroy(c);
+
+	/* in [general], empty is the same as unset */
+	c = load_ok("[general]\nquiet_hours =\n" ACCOUNT);
+	ck_assert_ptr_null(c->quiet_hours);
+	ck_assert_ptr_null(mb_account_config_quiet_hours(c, account(c, 0)));
+	mb_config_destroy(c);
+
+	assert_error("[general]\nquiet_hours = 25:00-07:00\n" ACCOUNT,
+		"2: bad quiet_hours '25:00-07:00': 25:00 is not a time of day (00:00 to 23:59, or 24:00 as an end)");
+	assert_error(ACCOUNT "quiet_hours = 07:00-07:00\n",
+		"5: bad quiet_hours '07:00-07:00': 07:00-07:00 starts and ends at the same time");
+	assert_error(ACCOUNT "quiet_hours = 22:00-07:00,,12:00-13:00\n",
+		"5: bad quiet_hours '22:00-07:00,,12:00-13:00': empty item");
+	assert_error(ACCOUNT "quiet_hours = 10pm-7am\n",
+		"5: bad quiet_hours '10pm-7am': '10pm-7am' is not HH:MM-HH:MM (e.g. 22:00-07:00)");
+	assert_error(ACCOUNT "quiet_hours = 24:00-07:00\n",
+		"5: bad quiet_hours '24:00-07:00': a range cannot start at 24:00");
+	assert_error(ACCOUNT "quiet_hours =\nquiet_hours = 12:00-13:00\n",
+		"6: duplicate key 'quiet_hours' in [account a] (first on line 5)");
+	assert_error(ACCOUNT "[rule r]\nquiet_hours = 12:00-13:00\n", "6: unknown key 'quiet_hours' in [rule r]");
+}
+END_TEST
+
+static const struct mb_setting_info *
+setting(const char *section, const char *key)
+{
+	size_t n;
+	const struct mb_setting_info *s = mb_config_settings(&n);
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(s[i].section, section) == 0 && strcmp(s[i].key, key) == 0)
+			return &s[i];
+	}
+	return NULL;
+}
+
+START_TEST(test_settings_table)
+{
+	size_t n = 0;
+	const struct mb_setting_info *s = mb_config_settings(&n);
+	ck_assert_uint_gt(n, 40);
+	ck_assert_ptr_eq(mb_config_settings(NULL), s);
+
+	static const char *const types[] = {
+		"duration", "boolean", "number", "size", "path", "command", "string", "list", "pattern list",
+		"time ranges", "choice",
+	};
+	/* what shapes the IMAP connections */
+	static const char *const session[] = {
+		"general/keepalive", "general/timeout", "general/poll_interval",
+		"account/host", "account/port", "account/tls", "account/ca_file", "account/tls_fingerprint",
+		"account/user", "account/password", "account/password_cmd", "account/oauth_token_cmd",
+		"account/auth", "account/mailbox", "account/mailboxes", "account/poll_interval",
+		"account/max_connections",
+	};
+	const char *last_section = "general";
+	for (size_t i = 0; i < n; i++) {
+		const struct mb_setting_info *r = &s[i];
+		char *name = g_strdup_printf("%s/%s", r->section, r->key);
+		ck_assert_msg(strcmp(r->section, "general") == 0 || strcmp(r->section, "account") == 0
+			|| strcmp(r->section, "rule") == 0, "%s: section", name);
+		/* in the order of the man page */
+		ck_assert_msg(strcmp(r->section, last_section) == 0 || (strcmp(last_section, "general") == 0
+			&& strcmp(r->section, "account") == 0) || (strcmp(last_section, "account") == 0
+			&& strcmp(r->section, "rule") == 0), "%s: out of order", name);
+		last_section = r->section;
+		ck_assert_msg(*r->key != '\0', "%s: key", name);
+		bool known = false;
+		for (size_t j = 0; j < G_N_ELEMENTS(types); j++)
+			known |= r->type && strcmp(r->type, types[j]) == 0;
+		ck_assert_msg(known, "%s: unknown type '%s'", name, r->type ? r->type : "(null)");
+		ck_assert_msg(r->description && *r->description && !strchr(r->description, '\n')
+			&& r->description[strlen(r->description) - 1] != '.', "%s: description", name);
+		ck_assert_msg((strcmp(r->type, "choice") == 0) == (r->range && strstr(r->range, " | ")),
+			"%s: a choice lists its words", name);
+		for (size_t j = 0; j < i; j++) {
+			ck_assert_msg(strcmp(s[j].section, r->section) != 0 || strcmp(s[j].key, r->key) != 0,
+				"%s: twice", name);
+		}
+		bool want_session = false;
+		for (size_t j = 0; j < G_N_ELEMENTS(session); j++)
+			want_session |= strcmp(session[j], name) == 0;
+		ck_assert_msg(!!(r->flags & MB_SETTING_SESSION) == want_session, "%s: MB_SETTING_SESSION", name);
+		ck_assert_msg(!(r->flags & MB_SETTING_SECRET) == (strcmp(name, "account/password") != 0),
+			"%s: MB_SETTING_SECRET", name);
+		if (r->flags & MB_SETTING_INHERITS) {
+			ck_assert_msg(strcmp(r->section, "account") == 0, "%s: only accounts inherit", name);
+			const struct mb_setting_info *g = setting("general", r->key);
+			ck_assert_msg(g != NULL, "%s: inherits no [general] key", name);
+			ck_assert_msg(strcmp(g->type, r->type) == 0, "%s: type differs from [general]'s", name);
+			ck_assert_msg(r->def == NULL, "%s: a default of its own", name);
+		}
+		if (r->flags & MB_SETTING_REQUIRED)
+			ck_assert_msg(r->def == NULL, "%s: required with a default", name);
+		g_free(name);
+	}
+
+	ck_assert_str_eq(setting("general", "keepalive")->range, "1m..29m");
+	ck_assert_str_eq(setting("general", "keepalive")->def, "10m");
+	ck_assert_str_eq(setting("general", "timeout")->range, "1s..10m");
+	ck_assert_str_eq(setting("general", "hook_timeout")->range, "1s..1h");
+	ck_assert_str_eq(setting("general", "catchup_summary")->range, "1..");
+	ck_assert_ptr_null(setting("general", "download_limit")->range);
+	ck_assert_ptr_null(setting("general", "quiet_hours")->def);
+	ck_assert_str_eq(setting("general", "quiet_hours")->type, "time ranges");
+	ck_assert_str_eq(setting("account", "port")->range, "1..65535");
+	ck_assert_ptr_null(setting("account", "port")->def);
+	ck_assert_str_eq(setting("account", "tls")->range, "implicit | starttls | none");
+	ck_assert_str_eq(setting("account", "auth")->range, "auto | plain | login | xoauth2 | oauthbearer");
+	ck_assert_str_eq(setting("account", "mailboxes")->def, "INBOX");
+	ck_assert(setting("account", "host")->flags & MB_SETTING_REQUIRED);
+	ck_assert(setting("account", "quiet_hours")->flags & MB_SETTING_INHERITS);
+	ck_assert_str_eq(setting("rule", "urgency")->range, "low | normal | critical");
+	ck_assert_str_eq(setting("rule", "download")->range, "full | headers");
+	ck_assert_str_eq(setting("rule", "action")->def, "notify, hook");
+	ck_assert_ptr_null(setting("rule", "preview"));
+}
+END_TEST
+
+/* mb_config_foreach_value() output, one "key = value" line per key; "*" in
+ * front when is_default, "(unset)" for NULL. */
+static void
+collect_value(const struct mb_setting_info *s, const char *value, bool is_default, void *data)
+{
+	g_string_append_printf(data, "%s%s = %s\n", is_default ? "*" : "", s->key, value ? value : "(unset)");
+}
+
+static char *
+values(const struct mb_config *c, const struct mb_account_config *a)
+{
+	GString *out = g_string_new(NULL);
+	mb_config_foreach_value(c, a, collect_value, out);
+	return g_string_free(out, FALSE);
+}
+
+START_TEST(test_foreach_value)
+{
+	struct mb_config *c = load_ok(ACCOUNT);
+	char *text = values(c, NULL);
+	ck_assert_str_eq(text,
+		"*keepalive = 10m\n"
+		"*timeout = 30s\n"
+		"*notify = yes\n"
+		"*hook = (unset)\n"
+		"*hook_timeout = 1m\n"
+		"*state_dir = (unset)\n"
+		"*poll_interval = 2m\n"
+		"*catchup = yes\n"
+		"*catchup_summary = 5\n"
+		"*download_limit = 0\n"
+		"*preview = yes\n"
+		"*quiet_hours = (unset)\n");
+	g_free(text);
+	text = values(c, account(c, 0));
+	ck_assert_str_eq(text,
+		"host = h\n"
+		"*port = 993\n"
+		"*tls = implicit\n"
+		"*ca_file = (unset)\n"
+		"*tls_fingerprint = (unset)\n"
+		"user = u\n"
+		"password = ***\n"
+		"*password_cmd = (unset)\n"
+		"*oauth_token_cmd = (unset)\n"
+		"*auth = auto\n"
+		"*mailbox = INBOX\n"
+		"*notify = yes\n"
+		"*hook = (unset)\n"
+		"*poll_interval = 2m\n"
+		"*max_connections = 5\n"
+		"*download_limit = 0\n"
+		"*preview = yes\n"
+		"*quiet_hours = (unset)\n");
+	g_free(text);
+
+	/* every default prints as the table writes it */
+	size_t n;
+	const struct mb_setting_info *s = mb_config_settings(&n);
+	for (int section = 0; section < 2; section++) {
+		text = values(c, section ? account(c, 0) : NULL);
+		for (size_t i = 0; i < n; i++) {
+			if (!s[i].def || strcmp(s[i].section, section ? "account" : "general") != 0
+				|| strcmp(s[i].key, "mailboxes") == 0)
+				continue;
+			char *line = g_strdup_printf("*%s = %s\n", s[i].key, s[i].def);
+			ck_assert_msg(strstr(text, line), "%s/%s: default '%s' not printed as such", s[i].section,
+				s[i].key, s[i].def);
+			g_free(line);
+		}
+		g_free(text);
+	}
+	mb_config_destroy(c);
+
+	GError *error = NULL;
+	c = mb_config_load(MB_TEST_DATA "/config/full.ini", &error);
+	ck_assert_msg(c != NULL, "%s", error ? error->message : "");
+	text = values(c, NULL);
+	ck_assert_str_eq(text,
+		"keepalive = 15m\n"
+		"timeout = 45s\n"
+		"notify = no\n"
+		"hook = notify-send \"$MAILBELL_SUBJECT\"\n"
+		"hook_timeout = 2m\n"
+		"state_dir = /var/tmp/mailbell-state\n"
+		"poll_interval = 5m\n"
+		"catchup = no\n"
+		"catchup_summary = 3\n"
+		"download_limit = 65536\n"
+		"preview = no\n"
+		"quiet_hours = 22:00-07:00, 12:00-13:00\n");
+	g_free(text);
+	text = values(c, account(c, 0));
+	ck_assert_str_eq(text,
+		"host = imap.example.org\n"
+		"port = 1993\n"
+		"tls = implicit\n"
+		"ca_file = /etc/ssl/work-ca.pem\n"
+		"tls_fingerprint = abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789\n"
+		"user = alice@example.org\n"
+		"*password = (unset)\n"
+		"password_cmd = pass show mail/work\n"
+		"*oauth_token_cmd = (unset)\n"
+		"auth = plain\n"
+		"mailboxes = INBOX, Lists/dev, Work Stuff\n"
+		"notify = yes\n"
+		"hook = \n"
+		"poll_interval = 30s\n"
+		"max_connections = 2\n"
+		"download_limit = 1048576\n"
+		"preview = yes\n"
+		"quiet_hours = \n");
+	g_free(text);
+	text = values(c, account(c, 1));
+	ck_assert_str_eq(text,
+		"host = imap.gmail.com\n"
+		"*port = 143\n"
+		"tls = starttls\n"
+		"*ca_file = (unset)\n"
+		"*tls_fingerprint = (unset)\n"
+		"user = alice@gmail.com\n"
+		"*password = (unset)\n"
+		"*password_cmd = (unset)\n"
+		"oauth_token_cmd = oama access alice@gmail.com\n"
+		"auth = xoauth2\n"
+		"mailbox = [Gmail]/All Mail\n"
+		"*notify = no\n"
+		"*hook = notify-send \"$MAILBELL_SUBJECT\"\n"
+		"*poll_interval = 5m\n"
+		"*max_connections = 5\n"
+		"*download_limit = 65536\n"
+		"*preview = no\n"
+		"quiet_hours = 23:00-06:30\n");
+	g_free(text);
+	/* the secret is never printed */
+	text = values(c, account(c, 2));
+	ck_assert(strstr(text, "\npassword = ***\n"));
+	ck_assert_ptr_null(strstr(text, "not-a-real-password"));
+	g_free(text);
+	mb_config_destroy(c);
+}
+END_TEST
+
+static const struct mb_account_config *
+named(const struct mb_config *c, const char *name)
+{
+	for (guint i = 0; i < c->accounts->len; i++) {
+		if (strcmp(account(c, i)->name, name) == 0)
+			return account(c, i);
+	}
+	ck_abort_msg("no account %s", name);
+	return NULL;
+}
+
+/* Compares account name in two configs: equal and session_equal as wanted. */
+#define assert_compare(a, b, name, equal, session) assert_compare_at(a, b, name, equal, session, __LINE__)
+
+static void
+assert_compare_at(const char *text_a, const char *text_b, const char *name, bool equal, bool session, int line)
+{
+	/* each config is in memory once loaded: the file is rewritten */
+	struct mb_config *ca = load_ok(text_a);
+	struct mb_config *cb = load_ok(text_b);
+	const struct mb_account_config *a = named(ca, name), *b = named(cb, name);
+	ck_assert_msg(mb_account_config_equal(ca, a, cb, b) == equal, "line %d: %s: equal is %d\n%s\n--\n%s",
+		line, name, !equal, text_a, text_b);
+	ck_assert_msg(mb_account_config_session_equal(ca, a, cb, b) == session,
+		"line %d: %s: session_equal is %d\n%s\n--\n%s", line, name, !session, text_a, text_b);
+	/* both ways round, and each with itself */
+	ck_assert(mb_account_config_equal(cb, b, ca, a) == equal);
+	ck_assert(mb_account_config_session_equal(cb, b, ca, a) == session);
+	ck_assert(mb_account_config_equal(ca, a, ca, a));
+	ck_assert(mb_account_config_session_equal(cb, b, cb, b));
+	mb_config_destroy(ca);
+	mb_config_destroy(cb);
+}
+
+START_TEST(test_equal_same)
+{
+	GError *error = NULL;
+	struct mb_config *ca = mb_config_load(MB_TEST_DATA "/config/full.ini", &error);
+	struct mb_config *cb = mb_config_load(MB_TEST_DATA "/config/full.ini", &error);
+	ck_assert_ptr_nonnull(ca);
+	ck_assert_ptr_nonnull(cb);
+	ck_assert_uint_eq(ca->accounts->len, 3);
+	for (guint i = 0; i < ca->accounts->len; i++) {
+		ck_assert(mb_account_config_equal(ca, account(ca, i), cb, account(cb, i)));
+		ck_assert(mb_account_config_session_equal(ca, account(ca, i), cb, account(cb, i)));
+		/* and different accounts differ */
+		guint j = (i + 1) % ca->accounts->len;
+		ck_assert(!mb_account_config_equal(ca, account(ca, i), cb, account(cb, j)));
+		ck_assert(!mb_account_config_session_equal(ca, account(ca, i), cb, account(cb, j)));
+	}
+	mb_config_destroy(ca);
+	mb_config_destroy(cb);
+
+	/* values count, not how they are written */
+	assert_compare(ACCOUNT, "# moved\n[account a]\nuser = u\npassword = p\nhost = h\n", "a", true, true);
+	assert_compare(ACCOUNT, ACCOUNT "tls = IMPLICIT\nport = 993\nmax_connections = 5\nauth = auto\n"
+		"mailbox = INBOX\n", "a", true, true);
+	assert_compare(ACCOUNT "mailbox = Sent\n", ACCOUNT "mailboxes = Sent\n", "a", true, true);
+	assert_compare("[general]\nkeepalive = 600\ntimeout = 30\n" ACCOUNT, ACCOUNT "poll_interval = 2m\n", "a",
+		true, true);
+	/* an effective value is the same whether inherited or written */
+	assert_compare("[general]\nnotify = no\n" ACCOUNT, "[general]\nnotify = no\n" ACCOUNT "notify = no\n", "a",
+		true, true);
+	assert_compare("[general]\npreview = no\n" ACCOUNT, ACCOUNT "preview = no\n", "a", true, true);
+	assert_compare("[general]\ndownload_limit = 1K\n" ACCOUNT, ACCOUNT "download_limit = 1024\n", "a", true, true);
+	/* none is none */
+	assert_compare(ACCOUNT, ACCOUNT "hook =\n", "a", true, true);
+	assert_compare(ACCOUNT, "[general]\nhook =\n" ACCOUNT, "a", true, true);
+	assert_compare(ACCOUNT, ACCOUNT "quiet_hours =\n", "a", true, true);
+	assert_compare("[general]\nquiet_hours =\n" ACCOUNT, ACCOUNT "quiet_hours = \n", "a", true, true);
+	/* a [general] value the account overrides does not matter to it */
+	assert_compare("[general]\nnotify = no\nhook = x\npoll_interval = 1m\nquiet_hours = 01:00-02:00\n" ACCOUNT
+		"notify = yes\nhook = y\npoll_interval = 3m\nquiet_hours = 03:00-04:00\n",
+		"[general]\nnotify = yes\nhook = z\npoll_interval = 5m\n" ACCOUNT
+		"notify = yes\nhook = y\npoll_interval = 3m\nquiet_hours = 03:00-04:00\n", "a", true, true);
+	/* nor does another account, or a rule only for another account */
+	assert_compare(ACCOUNT "[account b]\nhost = h\nuser = u\npassword = p\n"
+		"[rule r]\naccount = b\naction = ignore\n",
+		ACCOUNT "[account b]\nhost = other\nuser = u\npassword = p\n"
+		"[rule r]\naccount = b\naction = notify\n[rule s]\naccount = !a\n", "a", true, true);
+	assert_compare(ACCOUNT "[account b]\nhost = h\nuser = u\npassword = p\n"
+		"[rule r]\naccount = b\naction = ignore\n",
+		ACCOUNT "[account b]\nhost = h\nuser = u\npassword = p\n"
+		"[rule r]\naccount = b\naction = notify\n", "b", false, true);
+}
+END_TEST
+
+/* One key changed between two configs; account "a" is compared. */
+struct change {
+	const char *section;
+	const char *key;
+	const char *a, *b;
+};
+
+static const struct change session_changes[] = {
+	{ "general", "keepalive", ACCOUNT, "[general]\nkeepalive = 11m\n" ACCOUNT },
+	{ "general", "timeout", "[general]\ntimeout = 30s\n" ACCOUNT, "[general]\ntimeout = 31s\n" ACCOUNT },
+	/* the account inherits it */
+	{ "general", "poll_interval", ACCOUNT, "[general]\npoll_interval = 5m\n" ACCOUNT },
+	{ "account", "host", ACCOUNT, "[account a]\nhost = h2\nuser = u\npassword = p\n" },
+	{ "account", "port", ACCOUNT, ACCOUNT "port = 994\n" },
+	{ "account", "tls", ACCOUNT "port = 993\n", ACCOUNT "port = 993\ntls = starttls\n" },
+	{ "account", "ca_file", ACCOUNT, ACCOUNT "ca_file = /etc/ca.pem\n" },
+	{ "account", "tls_fingerprint", ACCOUNT "tls_fingerprint = " "0000000000000000000000000000000000000000000000000000000000000000\n",
+		ACCOUNT "tls_fingerprint = " "0000000000000000000000000000000000000000000000000000000000000001\n" },
+	{ "account", "user", ACCOUNT, "[account a]\nhost = h\nuser = u2\npassword = p\n" },
+	{ "account", "password", ACCOUNT, "[account a]\nhost = h\nuser = u\npassword = p2\n" },
+	{ "account", "password_cmd", "[account a]\nhost = h\nuser = u\npassword_cmd = pass a\n",
+		"[account a]\nhost = h\nuser = u\npassword_cmd = pass b\n" },
+	{ "account", "oauth_token_cmd", "[account a]\nhost = h\nuser = u\noauth_token_cmd = oama access u\n",
+		"[account a]\nhost = h\nuser = u\noauth_token_cmd = oama access v\n" },
+	{ "account", "auth", ACCOUNT, ACCOUNT "auth = login\n" },
+	{ "account", "mailbox", ACCOUNT, ACCOUNT "mailbox = Sent\n" },
+	{ "account", "mailboxes", ACCOUNT "mailboxes = INBOX, Sent\n", ACCOUNT "mailboxes = Sent, INBOX\n" },
+	{ "account", "poll_interval", ACCOUNT, ACCOUNT "poll_interval = 3m\n" },
+	{ "account", "max_connections", ACCOUNT, ACCOUNT "max_connections = 4\n" },
+};
+
+static const struct change other_changes[] = {
+	{ "general", "notify", ACCOUNT, "[general]\nnotify = no\n" ACCOUNT },
+	{ "general", "hook", ACCOUNT, "[general]\nhook = run-it\n" ACCOUNT },
+	{ "general", "hook_timeout", ACCOUNT, "[general]\nhook_timeout = 2m\n" ACCOUNT },
+	{ "general", "state_dir", ACCOUNT, "[general]\nstate_dir = /tmp/mb\n" ACCOUNT },
+	{ "general", "catchup", ACCOUNT, "[general]\ncatchup = no\n" ACCOUNT },
+	{ "general", "catchup_summary", ACCOUNT, "[general]\ncatchup_summary = 6\n" ACCOUNT },
+	{ "general", "download_limit", ACCOUNT, "[general]\ndownload_limit = 1\n" ACCOUNT },
+	{ "general", "preview", ACCOUNT, "[general]\npreview = no\n" ACCOUNT },
+	{ "general", "quiet_hours", ACCOUNT, "[general]\nquiet_hours = 22:00-07:00\n" ACCOUNT },
+	{ "account", "notify", ACCOUNT, ACCOUNT "notify = no\n" },
+	{ "account", "hook", ACCOUNT "hook = a\n", ACCOUNT "hook = b\n" },
+	{ "account", "download_limit", ACCOUNT, ACCOUNT "download_limit = 64K\n" },
+	{ "account", "preview", ACCOUNT, ACCOUNT "preview = off\n" },
+	{ "account", "quiet_hours", ACCOUNT "quiet_hours = 22:00-07:00\n", ACCOUNT "quiet_hours = 22:00-07:30\n" },
+	/* rules */
+	{ "rule", "from", ACCOUNT, ACCOUNT "[rule r]\nfrom = *@example.org\n" },
+	{ "rule", "from", ACCOUNT "[rule r]\nfrom = *@example.org\n", ACCOUNT "[rule r]\nfrom = *@example.com\n" },
+	{ "rule", "from", ACCOUNT "[rule r]\nfrom = *@example.org\n", ACCOUNT "[rule r]\nfrom = !*@example.org\n" },
+	{ "rule", "from", ACCOUNT "[rule r]\nfrom = ~x\n", ACCOUNT "[rule r]\nfrom = x\n" },
+	{ "rule", "to", ACCOUNT "[rule r]\nto = a\n", ACCOUNT "[rule r]\nto = a, b\n" },
+	{ "rule", "subject", ACCOUNT "[rule r]\nsubject = ~a\n", ACCOUNT "[rule r]\nsubject = ~b\n" },
+	{ "rule", "list", ACCOUNT "[rule r]\nlist = a\n", ACCOUNT "[rule r]\nlist = b\n" },
+	{ "rule", "account", ACCOUNT "[rule r]\naccount = a\n", ACCOUNT "[rule r]\naccount = a*\n" },
+	{ "rule", "mailbox", ACCOUNT "[rule r]\nmailbox = a\n", ACCOUNT "[rule r]\nmailbox = b\n" },
+	{ "rule", "larger", ACCOUNT "[rule r]\nfrom = x\n", ACCOUNT "[rule r]\nfrom = x\nlarger = 0\n" },
+	{ "rule", "smaller", ACCOUNT "[rule r]\nsmaller = 1M\n", ACCOUNT "[rule r]\nsmaller = 2M\n" },
+	{ "rule", "action", ACCOUNT "[rule r]\nfrom = x\n", ACCOUNT "[rule r]\nfrom = x\naction = notify\n" },
+	{ "rule", "urgency", ACCOUNT "[rule r]\nfrom = x\n", ACCOUNT "[rule r]\nfrom = x\nurgency = normal\n" },
+	{ "rule", "hook", ACCOUNT "[rule r]\nhook = a\n", ACCOUNT "[rule r]\nhook = b\n" },
+	{ "rule", "download", ACCOUNT "[rule r]\ndownload = full\n", ACCOUNT "[rule r]\ndownload = headers\n" },
+	/* a rule's name reaches hooks; the order of rules decides */
+	{ "rule", NULL, ACCOUNT "[rule r]\nfrom = x\n", ACCOUNT "[rule s]\nfrom = x\n" },
+	{ "rule", NULL, ACCOUNT "[rule r]\nfrom = x\n[rule s]\nfrom = y\n",
+		ACCOUNT "[rule s]\nfrom = y\n[rule r]\nfrom = x\n" },
+};
+
+static bool
+has_change(const struct change *changes, size_t n, const char *section, const char *key)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(changes[i].section, section) == 0 && changes[i].key && strcmp(changes[i].key, key) == 0)
+			return true;
+	}
+	return false;
+}
+
+START_TEST(test_equal_changes)
+{
+	for (size_t i = 0; i < G_N_ELEMENTS(session_changes); i++) {
+		const struct change *ch = &session_changes[i];
+		ck_assert_msg(setting(ch->section, ch->key)->flags & MB_SETTING_SESSION, "%s", ch->key);
+		assert_compare_at(ch->a, ch->b, "a", false, false, (int)i);
+	}
+	for (size_t i = 0; i < G_N_ELEMENTS(other_changes); i++) {
+		const struct change *ch = &other_changes[i];
+		if (ch->key)
+			ck_assert_msg(!(setting(ch->section, ch->key)->flags & MB_SETTING_SESSION), "%s", ch->key);
+		assert_compare_at(ch->a, ch->b, "a", false, true, 1000 + (int)i);
+	}
+	/* every key of the table is tried */
+	size_t n;
+	const struct mb_setting_info *s = mb_config_settings(&n);
+	for (size_t i = 0; i < n; i++) {
+		ck_assert_msg(has_change(session_changes, G_N_ELEMENTS(session_changes), s[i].section, s[i].key)
+			|| has_change(other_changes, G_N_ELEMENTS(other_changes), s[i].section, s[i].key),
+			"%s/%s: no test changes it", s[i].section, s[i].key);
+	}
+
+	/* a [general] keepalive or timeout affects every account */
+	const char *two = ACCOUNT "[account b]\nhost = h2\nuser = u\npassword_cmd = x\npoll_interval = 1m\n";
+	char *changed = g_strconcat("[general]\nkeepalive = 20m\n", two, NULL);
+	assert_compare(two, changed, "a", false, false);
+	assert_compare(two, changed, "b", false, false);
+	g_free(changed);
+	/* a [general] poll_interval only those that inherit it */
+	changed = g_strconcat("[general]\npoll_interval = 10m\n", two, NULL);
+	assert_compare(two, changed, "a", false, false);
+	assert_compare(two, changed, "b", true, true);
+	g_free(changed);
+	/* an account by another name is another account */
+	assert_compare(ACCOUNT "[account b]\nhost = h\nuser = u\npassword = p\n", ACCOUNT, "a", true, true);
+	struct mb_config *c = load_ok(ACCOUNT "[account b]\nhost = h\nuser = u\npassword = p\n");
+	ck_assert(!mb_account_config_equal(c, account(c, 0), c, account(c, 1)));
+	ck_assert(!mb_account_config_session_equal(c, account(c, 0), c, account(c, 1)));
+	mb_config_destroy(c);
+}
+END_TEST
+
+/* mailbell.ini(5): the section a key is documented in, and the text of its
+ * entry's first lines (up to the indented description), joined. */
+struct doc_key {
+	char *section;
+	char *key;
+	char *header;
+};
+
+static void
+doc_key_free(gpointer data)
+{
+	struct doc_key *d = data;
+	g_free(d->section);
+	g_free(d->key);
+	g_free(d->header);
+	g_free(d);
+}
+
+static GPtrArray *
+read_man_keys(const char *path)
+{
+	char *text = NULL;
+	GError *error = NULL;
+	ck_assert_msg(g_file_get_contents(path, &text, NULL, &error), "%s", error ? error->message : "");
+	char **lines = g_strsplit(text, "\n", -1);
+	g_free(text);
+	GPtrArray *keys = g_ptr_array_new_with_free_func(doc_key_free);
+	const char *section = NULL;
+	bool code = false;
+	for (size_t i = 0; lines[i]; i++) {
+		const char *line = lines[i];
+		if (g_str_has_prefix(line, "```")) {
+			code = !code;
+			continue;
+		}
+		if (code)
+			continue;
+		if (g_str_has_prefix(line, "# ")) {
+			section = strcmp(line, "# [general]") == 0 ? "general"
+				: strcmp(line, "# [account NAME]") == 0 ? "account"
+				: strcmp(line, "# [rule NAME]") == 0 ? "rule" : NULL;
+			continue;
+		}
+		if (!section || line[0] != '*')
+			continue;
+		const char *end = strchr(line + 1, '*');
+		if (!end || !g_str_has_prefix(end, "* = "))
+			continue;
+		GString *header = g_string_new(line);
+		for (size_t j = i + 1; lines[j] && lines[j][0] != '\0' && lines[j][0] != '\t'; j++)
+			g_string_append_printf(header, " %s", lines[j]);
+		struct doc_key *d = g_new0(struct doc_key, 1);
+		d->section = g_strdup(section);
+		d->key = g_strndup(line + 1, (size_t)(end - line - 1));
+		d->header = g_string_free(header, FALSE);
+		g_ptr_array_add(keys, d);
+	}
+	g_strfreev(lines);
+	return keys;
+}
+
+static const struct doc_key *
+find_doc(GPtrArray *keys, const char *section, const char *key)
+{
+	for (guint i = 0; i < keys->len; i++) {
+		const struct doc_key *d = keys->pdata[i];
+		if (strcmp(d->section, section) == 0 && strcmp(d->key, key) == 0)
+			return d;
+	}
+	return NULL;
+}
+
+START_TEST(test_man_page)
+{
+	GPtrArray *docs = read_man_keys(MB_SOURCE_ROOT "/man/mailbell.ini.5.scd");
+	/* the reading itself works: a few known entries */
+	ck_assert_uint_gt(docs->len, 40);
+	ck_assert_ptr_nonnull(find_doc(docs, "general", "keepalive"));
+	ck_assert_ptr_nonnull(find_doc(docs, "account", "host"));
+	ck_assert_ptr_nonnull(find_doc(docs, "rule", "download"));
+	ck_assert_ptr_null(find_doc(docs, "rule", "host"));
+
+	GString *problems = g_string_new(NULL);
+	size_t n;
+	const struct mb_setting_info *s = mb_config_settings(&n);
+	for (size_t i = 0; i < n; i++) {
+		const struct mb_setting_info *r = &s[i];
+		const struct doc_key *d = find_doc(docs, r->section, r->key);
+		const char *where = strcmp(r->section, "general") == 0 ? "[general]"
+			: strcmp(r->section, "account") == 0 ? "[account NAME]" : "[rule NAME]";
+		if (!d) {
+			g_string_append_printf(problems, "%s: not documented in %s as *%s* =\n", r->key, where, r->key);
+			continue;
+		}
+		/* the type, or for a choice its words */
+		GString *want = g_string_new(NULL);
+		g_string_printf(want, "*%s* = ", r->key);
+		if (strcmp(r->type, "choice") == 0) {
+			char **words = g_strsplit(r->range, " | ", -1);
+			for (char **w = words; *w; w++)
+				g_string_append_printf(want, "%s*%s*", w == words ? "" : " | ", *w);
+			g_strfreev(words);
+		} else {
+			g_string_append_printf(want, "_%s_", r->type);
+		}
+		if (!g_str_has_prefix(d->header, want->str))
+			g_string_append_printf(problems, "%s in %s: want \"%s\", the page says \"%s\"\n", r->key, where,
+				want->str, d->header);
+		if (r->def) {
+			g_string_printf(want, "(default: *%s*", r->def);
+			if (!strstr(d->header, want->str))
+				g_string_append_printf(problems, "%s in %s: want \"%s\", the page says \"%s\"\n", r->key,
+					where, want->str, d->header);
+		}
+		if ((r->flags & MB_SETTING_INHERITS) && !strstr(d->header, "(default: the *[general]* value"))
+			g_string_append_printf(problems, "%s in %s: want \"(default: the *[general]* value\", "
+				"the page says \"%s\"\n", r->key, where, d->header);
+		if ((r->flags & MB_SETTING_REQUIRED) && !strstr(d->header, "(required)"))
+			g_string_append_printf(problems, "%s in %s: want \"(required)\", the page says \"%s\"\n", r->key,
+				where, d->header);
+		if (r->range && strcmp(r->type, "choice") != 0) {
+			char **bounds = g_strsplit(r->range, "..", 2);
+			if (*bounds[1])
+				g_string_printf(want, "from *%s* to *%s*", bounds[0], bounds[1]);
+			else
+				g_string_printf(want, "at least *%s*", bounds[0]);
+			g_strfreev(bounds);
+			if (!strstr(d->header, want->str))
+				g_string_append_printf(problems, "%s in %s: want \"%s\", the page says \"%s\"\n", r->key,
+					where, want->str, d->header);
+		}
+		g_string_free(want, TRUE);
+	}
+	/* and nothing is documented that does not exist */
+	for (guint i = 0; i < docs->len; i++) {
+		const struct doc_key *d = docs->pdata[i];
+		if (!setting(d->section, d->key))
+			g_string_append_printf(problems, "%s: documented in [%s] but not in the settings table\n", d->key,
+				d->section);
+	}
+	ck_assert_msg(problems->len == 0, "mailbell.ini(5) and the settings table disagree:\n%s", problems->str);
+	g_string_free(problems, TRUE);
+	g_ptr_array_free(docs, TRUE);
+}
+END_TEST
+
 static Suite *
 config_suite(void)
 {
@@ -1083,6 +1788,12 @@ config_suite(void)
 	tcase_add_test(tc, test_paths);
 	tcase_add_test(tc, test_cannot_open);
 	tcase_add_test(tc, test_permission_warning);
+	tcase_add_test(tc, test_quiet_hours);
+	tcase_add_test(tc, test_settings_table);
+	tcase_add_test(tc, test_foreach_value);
+	tcase_add_test(tc, test_equal_same);
+	tcase_add_test(tc, test_equal_changes);
+	tcase_add_test(tc, test_man_page);
 	suite_add_tcase(s, tc);
 
 	/* GLib caches these directories on first use, so each of these tests

@@ -816,7 +816,7 @@ START_TEST(test_recipients)
 		ck_assert_str_eq(msg->to[i].name, names[i]);
 		ck_assert_str_eq(msg->to[i].address, addresses[i]);
 	}
-	ck_assert_str_eq(msg->to_text, "Ann <a@x.org>, b@y.org, Doe, Jane <jane@example.org>, "
+	ck_assert_str_eq(msg->to_text, "Ann <a@x.org>, b@y.org, \"Doe, Jane\" <jane@example.org>, "
 		"c@z.org, D\xc3\xa9 <d@z.org>");
 	mb_message_destroy(msg);
 }
@@ -1600,7 +1600,7 @@ START_TEST(test_wire_dovecot)
 	ck_assert_str_eq(msg->date, "2026-11-28T18:04:11+01:00");
 	ck_assert_str_eq(msg->message_id, "<CAF=xyz@mail.example.fr>");
 	ck_assert_str_eq(msg->list_id, "equipe.example.fr");
-	ck_assert_str_eq(msg->to_text, "me@example.com, Doe, Jane <jane@example.org>");
+	ck_assert_str_eq(msg->to_text, "me@example.com, \"Doe, Jane\" <jane@example.org>");
 	ck_assert_str_eq(msg->preview, "Rendez-vous \xc3\xa0 10h.");
 	ck_assert_ptr_nonnull(msg->header);
 	ck_assert_ptr_null(msg->raw);

@@ -3,6 +3,7 @@
 #define G_LOG_DOMAIN "mailbell-test"
 
 #include <check.h>
+#include <locale.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,26 @@
 #include "config.h"
 #include "message.h"
 #include "rules.h"
+
+/* fnmatch's '?' is one byte in the C locale: globs must not depend on it */
+START_TEST(test_glob_any_locale)
+{
+	const char *saved = setlocale(LC_ALL, NULL);
+	char *keep = g_strdup(saved);
+	setlocale(LC_ALL, "C");
+	ck_assert(mb_glob_match("caf?", "café"));
+	ck_assert(!mb_glob_match("caf??", "café"));
+	ck_assert(mb_glob_match("[é]mile", "Émile"));
+	ck_assert(mb_glob_match("ÉMILE*", "émile zola"));
+	ck_assert(mb_glob_match("a\\*b", "a*b"));
+	ck_assert(!mb_glob_match("a\\*b", "axb"));
+	ck_assert(mb_glob_match("x[", "x["));
+	ck_assert(mb_glob_match("[]]", "]"));
+	ck_assert(mb_glob_match("(a|b).+", "(A|B).+"));
+	setlocale(LC_ALL, keep);
+	g_free(keep);
+}
+END_TEST
 
 START_TEST(test_glob)
 {
@@ -154,8 +175,8 @@ START_TEST(test_compile)
 	struct mb_condition *c = compile_ok("  *@Example.ORG , !~^News(letter)?$,~a\\,b{1\\,3}  ,!x ");
 	ck_assert_uint_eq(c->n_patterns, 4);
 	ck_assert(!c->patterns[0].negate);
-	ck_assert_str_eq(c->patterns[0].glob, "*@example.org");
-	ck_assert_ptr_null(c->patterns[0].regex);
+	ck_assert_str_eq(c->patterns[0].glob, "*@Example.ORG");
+	ck_assert_ptr_nonnull(c->patterns[0].regex); /* globs are compiled too */
 	ck_assert(c->patterns[1].negate);
 	ck_assert_ptr_null(c->patterns[1].glob);
 	ck_assert_str_eq(g_regex_get_pattern(c->patterns[1].regex), "^News(letter)?$");
@@ -759,6 +780,7 @@ main(void)
 	Suite *s = suite_create("rules");
 	TCase *tc = tcase_create("rules");
 	tcase_add_test(tc, test_glob);
+	tcase_add_test(tc, test_glob_any_locale);
 	tcase_add_test(tc, test_compile);
 	tcase_add_test(tc, test_condition_match);
 	tcase_add_test(tc, test_from);
