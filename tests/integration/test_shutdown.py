@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""SIGTERM, SIGINT and SIGHUP: every account sends LOGOUT, mailbell exits 0 promptly. Only one
-mailbell may use a state directory."""
+"""SIGTERM and SIGINT: every account sends LOGOUT, mailbell exits 0 promptly. SIGHUP reloads
+instead (test_ctl.py has the reload itself). Only one mailbell may use a state directory."""
 
 import os
 import signal
@@ -39,8 +39,15 @@ class ShutdownTest(h.DovecotTestCase):
 	def test_sigint_logs_out_and_exits_0(self):
 		self.check_signal(signal.SIGINT)
 
-	def test_sighup_logs_out_and_exits_0(self):
-		self.check_signal(signal.SIGHUP)
+	def test_sighup_reloads_and_keeps_running(self):
+		mb = self.mailbell({'one': h.Mailbell.account(self.dovecot, 'alice', 'implicit')})
+		mb.wait_idle('one')
+		mb.proc.send_signal(signal.SIGHUP)
+		mb.wait_log(r'reloaded .*: 1 account\(s\) unchanged')
+		time.sleep(0.5)
+		self.assertTrue(mb.running())
+		self.assertNotRegex(self.dovecot_log(), r'imap\(alice\).*Disconnected')  # kept its connection
+		self.assertStoppedCleanly(mb)
 
 	def test_second_instance_on_same_state_dir_exits_75(self):
 		mb = self.mailbell({'acct': h.Mailbell.account(self.dovecot, 'alice', 'implicit')})
