@@ -1032,6 +1032,8 @@ void mb_account_network_changed(struct mb_account *a, bool available)
 		struct watch *w = a->watches->pdata[i];
 		if (w->session) {
 			mb_imap_session_probe(w->session);
+		} else if (w->state == MB_WATCH_AUTH_FAILED) {
+			continue; /* stopped on purpose: a network change is no fix */
 		} else if (w->retry_timer || w->waiting_network) {
 			if (w->retry_timer)
 				g_source_remove(w->retry_timer);
@@ -1048,6 +1050,11 @@ void mb_account_resumed(struct mb_account *a)
 		return;
 	for (guint i = 0; i < a->watches->len; i++) {
 		struct watch *w = a->watches->pdata[i];
+		/* Stopped after rejected sign-ins: a resume or SIGUSR1 must not
+		 * send the rejected secret again (servers lock such accounts);
+		 * only mb_account_reconnect() and a new secret restart it. */
+		if (w->state == MB_WATCH_AUTH_FAILED)
+			continue;
 		if (w->retry_timer)
 			g_source_remove(w->retry_timer);
 		w->retry_timer = 0;
@@ -1266,6 +1273,11 @@ void mb_account_reconnect(struct mb_account *a)
 		g_free(w->failed_hash);
 		w->failed_hash = NULL;
 		w->failure_told = false;
+		if (w->state == MB_WATCH_AUTH_FAILED) {
+			g_clear_handle_id(&w->retry_timer, g_source_remove); /* the secret probe */
+			w->probing_secret = false;
+			set_watch_state(w, MB_WATCH_CONNECTING);
+		}
 	}
 	mb_account_resumed(a);
 }

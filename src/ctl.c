@@ -188,9 +188,12 @@ static bool parse_pause(const char *text, guint64 *seconds_r)
 {
 	guint64 total = 0;
 	const char *p = text;
+	bool bare = false;
+	unsigned parts = 0;
 	if (!*p)
 		return false;
 	while (*p) {
+		parts++;
 		if (!g_ascii_isdigit(*p))
 			return false;
 		guint64 n = 0;
@@ -205,13 +208,15 @@ static bool parse_pause(const char *text, guint64 *seconds_r)
 		case 'm': unit = 60; p++; break;
 		case 'h': unit = 3600; p++; break;
 		case 'd': unit = 86400; p++; break;
-		case '\0': break;
+		case '\0': bare = true; break;
 		default: return false;
 		}
 		total += n * unit;
 		if (total > G_MAXINT32)
 			return false;
 	}
+	if (bare && parts > 1)
+		return false; /* "1h30": is it seconds or minutes? a bare number stands alone */
 	if (total == 0)
 		return false;
 	*seconds_r = total;
@@ -320,8 +325,10 @@ static void print_status(JsonObject *root)
 	}
 }
 
-static int usage(void)
+static int usage(const char *unknown)
 {
+	if (unknown)
+		fprintf(stderr, "mailbell: unknown ctl command '%s'\n", unknown);
 	fprintf(stderr, "usage: mailbell ctl status [--json] | pause [DURATION] | resume | "
 		"reconnect [ACCOUNT] | reload\n");
 	return 64; /* EX_USAGE */
@@ -330,20 +337,20 @@ static int usage(void)
 int mb_ctl_client(int argc, char **args)
 {
 	if (argc < 1)
-		return usage();
+		return usage(NULL);
 	const char *cmd = args[0];
 	const char *method = NULL;
 	GVariant *params = NULL;
 	bool json = false;
 	if (strcmp(cmd, "status") == 0) {
 		if (argc > 2 || (argc == 2 && strcmp(args[1], "--json") != 0))
-			return usage();
+			return usage(NULL);
 		json = argc == 2;
 		method = "GetStatus";
 	} else if (strcmp(cmd, "pause") == 0) {
 		guint64 seconds = 0;
 		if (argc > 2)
-			return usage();
+			return usage(NULL);
 		if (argc == 2 && !parse_pause(args[1], &seconds)) {
 			fprintf(stderr, "mailbell: bad duration '%s': use e.g. 30m, 2h, 1h30m, 1d\n", args[1]);
 			return 64;
@@ -358,7 +365,9 @@ int mb_ctl_client(int argc, char **args)
 	} else if (strcmp(cmd, "reload") == 0 && argc == 1) {
 		method = "Reload";
 	} else {
-		return usage();
+		bool known = !strcmp(cmd, "status") || !strcmp(cmd, "pause") || !strcmp(cmd, "resume")
+			|| !strcmp(cmd, "reconnect") || !strcmp(cmd, "reload");
+		return usage(known ? NULL : cmd);
 	}
 
 	GError *error = NULL;
@@ -381,6 +390,10 @@ int mb_ctl_client(int argc, char **args)
 		if (remote && (strcmp(remote, "org.freedesktop.DBus.Error.ServiceUnknown") == 0
 		    || strcmp(remote, "org.freedesktop.DBus.Error.NameHasNoOwner") == 0)) {
 			fprintf(stderr, "mailbell: no mailbell is running on this session bus\n");
+			status = 69;
+		} else if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT)) {
+			fprintf(stderr, "mailbell: the running mailbell did not answer within %d s\n",
+				CALL_TIMEOUT_MS / 1000);
 			status = 69;
 		} else if (remote && strcmp(remote, ERROR_CONFIG) == 0) {
 			fprintf(stderr, "mailbell: reload rejected, the running configuration stays: %s\n",
@@ -414,6 +427,8 @@ int mb_ctl_client(int argc, char **args)
 		}
 	} else if (strcmp(method, "Pause") == 0) {
 		printf("notifications paused%s\n", args[1] ? "" : " until 'mailbell ctl resume'");
+	} else if (strcmp(method, "Reload") == 0) {
+		printf("configuration reloaded (see the log for what changed)\n");
 	}
 	g_variant_unref(ret);
 	if (fflush(stdout) != 0)

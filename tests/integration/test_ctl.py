@@ -281,9 +281,13 @@ class CtlTest(h.DovecotTestCase):
 		urgent = [n for n in self.new_notes() if 'stopped trying' in n['summary']]
 		self.assertEqual(len(urgent), 1, self.new_notes())
 		self.assertEqual(urgent[0]['hints'].get('urgency'), 2)
+		attempts = lambda: len(re.findall(r'work: connecting to', mb.log()))
+		n = attempts()
 		mb.proc.send_signal(signal.SIGUSR1)  # a resume does not count as the user acting
-		time.sleep(4)
-		self.assertEqual(fails(), 3)
+		mb.wait_log(r'SIGUSR1: reconnecting every account', count=3)
+		time.sleep(2)
+		self.assertEqual((attempts(), fails()), (n, 3))
+		self.assertEqual(self.status(mb)['accounts'][0]['state'], 'auth_failed')
 		self.assertEqual(len(re.findall(r'auth failed|Authentication failure|auth_failed|'
 						r'Aborted login \(auth failed', self.dovecot_log())) > 0, True)
 		# the user fixes the password and reloads: the changed account connects
@@ -330,6 +334,8 @@ class CtlTest(h.DovecotTestCase):
 		self.assertEqual(r.returncode, 64, r)
 		r = self.ctl(mb, 'frobnicate')
 		self.assertEqual(r.returncode, 64, r)
+		self.assertIn("unknown ctl command 'frobnicate'", r.stderr)
+		self.assertEqual(self.ctl(mb, 'pause', '1h30').returncode, 64)  # 30 s or 30 min?
 
 
 def mb_hook(mb):
