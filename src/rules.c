@@ -207,13 +207,14 @@ mb_condition_compile(const char *text, char **errstr_r)
 				goto error;
 			}
 			GError *error = NULL;
-			pat->glob = g_strdup(item);
 			pat->regex = glob_compile(item, &error);
 			if (!pat->regex) {
+				/* e.g. a set with a range backwards: [z-a] */
 				err = g_strdup_printf("bad pattern: %s", error->message);
 				g_error_free(error);
 				goto error;
 			}
+			pat->glob = g_strdup(item);
 		}
 		cond->n_patterns++;
 	}

@@ -230,6 +230,14 @@ START_TEST(test_compile)
 		ck_assert_str_eq(err, bad[i].err);
 		g_free(err);
 	}
+	/* a glob that cannot be compiled (a set whose range runs backwards;
+	 * the fuzzer found it leaking) */
+	for (int i = 0; i < 2; i++) {
+		char *err = NULL;
+		ck_assert_ptr_null(mb_condition_compile(i ? "x, [z-a]" : "!=[\x01rom-=[ ]", &err));
+		ck_assert_msg(g_str_has_prefix(err, "bad pattern: "), "%s", err);
+		g_free(err);
+	}
 	/* errstr_r may be NULL */
 	ck_assert_ptr_null(mb_condition_compile("~(", NULL));
 	g_free(regex_err);
