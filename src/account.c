@@ -41,6 +41,8 @@ struct mstate {
 	struct mb_mailbox_state st;
 	bool reported_before;       /* a batch was handled since start */
 	GQueue pending;             /* UIDs whose hook is queued, ascending */
+	GQueue notify_pending;      /* UIDs whose notification is queued */
+	bool reuse_told;            /* warned about a server reusing UIDs */
 	bool in_report;             /* the batch saves once at its end */
 	gint64 last_message;        /* Unix seconds of the last one reported, 0 */
 	unsigned reported;          /* messages reported since start */
@@ -100,6 +102,12 @@ struct mb_account {
 	void *task_data;
 	GBytes *task_raw;
 	bool task_found;
+	/* mb_account_mark_seen() */
+	GArray *store_uids;
+	uint32_t store_uidvalidity;
+	mb_account_store_fn store_done;
+	void *store_data;
+	bool stored;
 	/* --once */
 	mb_account_once_fn once_done;
 	void *once_data;
@@ -151,6 +159,32 @@ static void update_hook_uid(struct mstate *ms)
 		ms->st.hook_uid = ms->st.last_uid;
 	else
 		ms->st.hook_uid = GPOINTER_TO_UINT(g_queue_peek_head(&ms->pending)) - 1;
+	/* notifications are taken in order too */
+	if (g_queue_is_empty(&ms->notify_pending))
+		ms->st.notified_uid = ms->st.last_uid;
+	else
+		ms->st.notified_uid = GPOINTER_TO_UINT(g_queue_peek_head(&ms->notify_pending)) - 1;
+}
+
+/* The notification thread took (or gave up on) one message's notification:
+ * the state may move past it. */
+static void notify_done(bool shown, void *data)
+{
+	struct hook_ctx *ctx = data;
+	if (!ctx->acct) {
+		g_free(ctx);
+		return;
+	}
+	ctx->acct->hook_ctxs = g_list_remove(ctx->acct->hook_ctxs, ctx);
+	struct mstate *ms = ctx->ms;
+	g_queue_remove(&ms->notify_pending, GUINT_TO_POINTER(ctx->uid));
+	if (!ms->in_report) {
+		uint32_t before = ms->st.notified_uid;
+		update_hook_uid(ms);
+		if (ms->st.notified_uid != before)
+			save_state(ctx->acct, ms, false);
+	}
+	g_free(ctx);
 }
 
 static void hook_started(void *data)
@@ -211,66 +245,92 @@ static bool account_has_hook(const struct mb_account *a)
 	return false;
 }
 
-/* Messages up to notified were notified before (a hook was still
- * queued when mailbell stopped): they only get their hook. */
-static void report(struct watch *w, struct mstate *ms, GPtrArray *msgs, bool catchup,
-	uint32_t notified)
+static void notify_options(const struct mb_account *a, const struct verdict *v,
+	struct mb_notify_options *opt)
+{
+	opt->open_cmd = mb_account_config_open_cmd(a->config, a->ac);
+	opt->mark_read = mb_account_config_mark_read(a->config, a->ac);
+	opt->sound = mb_account_config_sound(a->config, a->ac);
+	opt->icon = mb_account_config_icon(a->config, a->ac);
+	opt->coalesce = a->config->coalesce;
+	opt->rule = v->rule ? v->rule->name : NULL;
+}
+
+/* Messages up to notify_after were notified before (or their notification
+ * was still queued when mailbell stopped: then notify_after is below them),
+ * and those up to hook_after had their hook started: a message gets what
+ * it did not get yet, never anything twice. */
+static void report(struct watch *w, struct mstate *ms, GPtrArray *msgs, uint32_t notify_after,
+	uint32_t hook_after)
 {
 	struct mb_account *a = w->acct;
-	struct verdict *verdicts = g_new0(struct verdict, msgs->len ? msgs->len : 1);
-	unsigned n_notify = 0;
+	unsigned window = a->config->dedupe_window;
 
 	for (guint i = 0; i < msgs->len; i++) {
-		const struct mb_message *m = msgs->pdata[i];
+		struct mb_message *m = msgs->pdata[i];
 		if (m->seen) {
-			g_debug("%s: uid %u is already \\Seen: not reported", w->name, m->uid);
+			g_debug("%s: %s: uid %u is already \\Seen: not reported", w->name, m->mailbox, m->uid);
 			continue;
 		}
 		struct verdict v = judge(a, m);
 		if (v.actions & MB_ACTION_IGNORE) {
-			g_info("%s: uid %u from %s ignored by rule %s", w->name, m->uid,
+			g_info("%s: %s: uid %u from %s ignored by rule %s", w->name, m->mailbox, m->uid,
 				m->from_address, v.rule->name);
 			continue;
 		}
-		if (m->uid <= notified)
+		enum mb_notify_dup dup = mb_notify_dedupe(m, window);
+		if (dup == MB_NOTIFY_DUP_SAME_MAILBOX) {
+			/* servers.md S8: a read-only session handed out a UID
+			 * for mail it had reported under another one */
+			if (!ms->reuse_told)
+				g_warning("%s: %s: the server reports %s again under UID %u without a new "
+					"UIDVALIDITY (a server bug, seen in Courier under EXAMINE): not "
+					"reported twice; mail delivered meanwhile may show only after "
+					"a reconnect", w->name, m->mailbox, m->message_id, m->uid);
+			ms->reuse_told = true;
+			continue;
+		}
+		if (m->uid <= notify_after || g_queue_find(&ms->notify_pending, GUINT_TO_POINTER(m->uid)))
 			v.actions &= ~(unsigned)MB_ACTION_NOTIFY;
-		/* After a reconnect the fetch starts above hook_uid, so a
-		 * message whose hook still waits in the queue comes again: it
-		 * must not get a second run. */
-		if (g_queue_find(&ms->pending, GUINT_TO_POINTER(m->uid)))
+		/* After a reconnect the fetch starts above the lower of the two
+		 * marks, so a message whose hook ran (or still waits in the
+		 * queue) can come again: it must not get a second run. */
+		if (m->uid <= hook_after || g_queue_find(&ms->pending, GUINT_TO_POINTER(m->uid)))
 			v.actions &= ~(unsigned)MB_ACTION_HOOK;
-		if (v.actions & MB_ACTION_NOTIFY)
-			n_notify++;
-		verdicts[i] = v;
-	}
-	/* A flood (catch-up, or a mail sync that lands hundreds at once)
-	 * becomes one notification; hooks still run per message. */
-	bool summarize = n_notify > a->config->catchup_summary;
-	for (guint i = 0; i < msgs->len; i++) {
-		const struct mb_message *m = msgs->pdata[i];
-		const struct verdict *v = &verdicts[i];
-		if (!v->actions)
+		if (dup == MB_NOTIFY_DUP_ELSEWHERE && (v.actions & MB_ACTION_NOTIFY)) {
+			g_info("%s: %s: uid %u (%s) was notified from another mailbox: not again",
+				w->name, m->mailbox, m->uid, m->message_id);
+			v.actions &= ~(unsigned)MB_ACTION_NOTIFY;
+		}
+		m->duplicate = dup == MB_NOTIFY_DUP_ELSEWHERE;
+		if (!v.actions)
 			continue;
 		ms->reported++;
 		ms->last_message = g_get_real_time() / G_USEC_PER_SEC;
 		g_info("%s: %s: new message uid %u from %s%s%s (%s)", w->name, m->mailbox, m->uid, m->from,
-			v->rule ? ", rule " : "", v->rule ? v->rule->name : "",
+			v.rule ? ", rule " : "", v.rule ? v.rule->name : "",
 			m->raw ? "downloaded" : "headers");
-		if ((v->actions & MB_ACTION_NOTIFY) && !summarize)
-			mb_notify_message(m, v->urgency);
-		if (v->actions & MB_ACTION_HOOK) {
+		if (v.actions & MB_ACTION_NOTIFY) {
 			struct hook_ctx *ctx = g_new0(struct hook_ctx, 1);
-			ctx->acct = w->acct;
+			ctx->acct = a;
+			ctx->ms = ms;
+			ctx->uid = m->uid;
+			g_queue_push_tail(&ms->notify_pending, GUINT_TO_POINTER(m->uid));
+			a->hook_ctxs = g_list_prepend(a->hook_ctxs, ctx);
+			struct mb_notify_options opt;
+			notify_options(a, &v, &opt);
+			mb_notify_mail(m, v.urgency, &opt, notify_done, ctx);
+		}
+		if (v.actions & MB_ACTION_HOOK) {
+			struct hook_ctx *ctx = g_new0(struct hook_ctx, 1);
+			ctx->acct = a;
 			ctx->ms = ms;
 			ctx->uid = m->uid;
 			g_queue_push_tail(&ms->pending, GUINT_TO_POINTER(m->uid));
 			a->hook_ctxs = g_list_prepend(a->hook_ctxs, ctx);
-			mb_hook_run(v->hook, m, v->rule ? v->rule->name : NULL, hook_started, ctx);
+			mb_hook_run(v.hook, m, v.rule ? v.rule->name : NULL, hook_started, ctx);
 		}
 	}
-	if (summarize)
-		mb_notify_batch(a->ac->name, ms->name, n_notify, catchup);
-	g_free(verdicts);
 }
 
 static void save_state(struct mb_account *a, struct mstate *ms, bool durable)
@@ -301,6 +361,19 @@ static void on_idling(struct mb_imap_session *session, void *data)
 		w->caught_up = true;
 		check_once(w->acct);
 	}
+}
+
+static void on_gone(struct mb_imap_session *session, const char *mailbox, uint32_t uidvalidity,
+	uint32_t uid, bool expunged, void *data)
+{
+	struct watch *w = data;
+	mb_notify_gone(w->acct->ac->name, mailbox, uidvalidity, uid);
+}
+
+static void on_stored(struct mb_imap_session *session, void *data)
+{
+	struct watch *w = data;
+	w->acct->stored = true;
 }
 
 static void on_unseen(struct mb_imap_session *session, const char *mailbox, uint32_t unseen,
@@ -383,26 +456,29 @@ static void on_messages(struct mb_imap_session *session, const struct mb_imap_ma
 		g_info("%s: %s: starting from UID %u (UIDVALIDITY %u)", w->name, mailbox,
 			last_uid + 1, uidvalidity);
 	struct mb_mailbox_state before = ms->st;
-	uint32_t notified = ms->st.last_uid;
+	uint32_t notify_after = ms->st.notified_uid, hook_after = ms->st.hook_uid;
+	uint32_t known = ms->st.last_uid;
 	if (ms->st.uidvalidity != uidvalidity || rebaselined) {
 		/* Old UIDs mean nothing under a new UIDVALIDITY. */
 		g_queue_clear(&ms->pending);
-		notified = 0;
+		g_queue_clear(&ms->notify_pending);
+		notify_after = hook_after = known = 0;
 	}
 	ms->st.uidvalidity = uidvalidity;
-	ms->st.last_uid = MAX(last_uid, notified);
+	ms->st.last_uid = MAX(last_uid, known);
 	ms->st.highestmodseq = progress->highestmodseq;
 	ms->in_report = true;
 	if (catchup && !ms->reported_before && !c->catchup && msgs->len > 0)
 		g_message("%s: %s: %u messages arrived while mailbell was not running: not reported (catchup = no)",
 			w->name, mailbox, msgs->len);
 	else
-		report(w, ms, msgs, catchup, notified);
+		report(w, ms, msgs, notify_after, hook_after);
 	ms->in_report = false;
 	ms->reported_before = true;
 	update_hook_uid(ms);
 	bool changed = before.uidvalidity != ms->st.uidvalidity || before.last_uid != ms->st.last_uid
-		|| before.hook_uid != ms->st.hook_uid || before.highestmodseq != ms->st.highestmodseq;
+		|| before.hook_uid != ms->st.hook_uid || before.notified_uid != ms->st.notified_uid
+		|| before.highestmodseq != ms->st.highestmodseq;
 	if (changed)
 		save_state(w->acct, ms, true);
 	g_ptr_array_unref(msgs);
@@ -418,7 +494,7 @@ static void assign(struct watch *w, char **names)
 		struct mb_imap_mailbox m = {
 			.name = ms->name,
 			.uidvalidity = ms->st.uidvalidity,
-			.last_uid = ms->st.hook_uid,
+			.last_uid = MIN(ms->st.hook_uid, ms->st.notified_uid),
 			.highestmodseq = ms->st.highestmodseq,
 		};
 		g_array_append_val(list, m);
@@ -621,6 +697,16 @@ static void on_closed(struct mb_imap_session *session, enum mb_imap_close how,
 		finish_check(a, how, reason);
 		return;
 	}
+	if (a->store_uids) {
+		mb_account_store_fn done = a->store_done;
+		a->store_done = NULL;
+		if (done) {
+			char *why = a->stored ? NULL : g_strdup_printf("%s: %s", a->ac->name, reason);
+			done(a->stored, why, a->store_data);
+			g_free(why);
+		}
+		return;
+	}
 	if (how == MB_IMAP_CLOSE_LOGOUT || a->stopping) {
 		g_debug("%s: %s", w->name, reason);
 		set_watch_state(w, MB_WATCH_STOPPED);
@@ -682,6 +768,8 @@ static const struct mb_imap_events session_events = {
 	.messages = on_messages,
 	.fetched = on_fetched,
 	.checked = on_checked,
+	.stored = on_stored,
+	.gone = on_gone,
 	.unseen = on_unseen,
 	.alert = on_alert,
 	.closed = on_closed,
@@ -705,6 +793,9 @@ static void start_session(struct watch *w, const char *secret)
 		.task_mailbox = a->task_mailbox,
 		.task_uid = a->task_uid,
 		.task_check = a->check_done != NULL,
+		.task_store_uids = a->store_uids ? (const uint32_t *)(void *)a->store_uids->data : NULL,
+		.task_store_n = a->store_uids ? a->store_uids->len : 0,
+		.task_uidvalidity = a->store_uidvalidity,
 	};
 	g_free(w->secret_hash);
 	w->secret_hash = g_compute_checksum_for_string(G_CHECKSUM_SHA256, secret ? secret : "", -1);
@@ -767,8 +858,16 @@ static void cred_failed(struct watch *w, const char *fmt, ...)
 	struct mb_account *a = w->acct;
 	char *reason = g_strdup_printf("%s %s", cred_key(a), why);
 	set_last_error(w, reason);
-	if (a->task_uid || a->check_done || (a->once_done && !w->caught_up)) {
-		if (a->task_uid) {
+	if (a->task_uid || a->check_done || a->store_uids || (a->once_done && !w->caught_up)) {
+		if (a->store_uids) {
+			mb_account_store_fn done = a->store_done;
+			a->store_done = NULL;
+			if (done) {
+				char *full = g_strdup_printf("%s: %s", a->ac->name, reason);
+				done(false, full, a->store_data);
+				g_free(full);
+			}
+		} else if (a->task_uid) {
 			finish_task(a, MB_IMAP_CLOSE_ERROR, reason);
 		} else if (a->check_done) {
 			finish_check(a, MB_IMAP_CLOSE_ERROR, reason);
@@ -969,6 +1068,7 @@ static void watch_free(struct watch *w)
 static void mstate_free(struct mstate *ms)
 {
 	g_queue_clear(&ms->pending);
+	g_queue_clear(&ms->notify_pending);
 	g_free(ms->name);
 	g_free(ms);
 }
@@ -1067,6 +1167,20 @@ void mb_account_resumed(struct mb_account *a)
 		if (!w->cred_proc)
 			connect_watch(w);
 	}
+}
+
+void mb_account_mark_seen(struct mb_account *a, const char *mailbox, uint32_t uidvalidity,
+	const uint32_t *uids, size_t n, mb_account_store_fn done, void *data)
+{
+	g_return_if_fail(n > 0 && done != NULL);
+	g_free(a->task_mailbox);
+	a->task_mailbox = g_strdup(mailbox);
+	a->store_uids = g_array_new(FALSE, FALSE, sizeof(uint32_t));
+	g_array_append_vals(a->store_uids, uids, (guint)n);
+	a->store_uidvalidity = uidvalidity;
+	a->store_done = done;
+	a->store_data = data;
+	connect_watch(a->watches->pdata[0]);
 }
 
 void mb_account_fetch(struct mb_account *a, const char *mailbox, uint32_t uid,
@@ -1430,6 +1544,8 @@ void mb_account_destroy(struct mb_account *a)
 	g_list_free(a->hook_ctxs);
 	g_free(a->check_line);
 	g_free(a->task_mailbox);
+	if (a->store_uids)
+		g_array_free(a->store_uids, TRUE);
 	if (a->task_raw)
 		g_bytes_unref(a->task_raw);
 	for (guint i = 0; i < a->watches->len; i++)

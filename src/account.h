@@ -123,6 +123,20 @@ enum mb_account_check_status {
 typedef void (*mb_account_check_fn)(enum mb_account_check_status status, const char *line, void *data);
 void mb_account_check(struct mb_account *acct, mb_account_check_fn done, void *data);
 
+/* Called once by mb_account_mark_seen(): ok, or error (a sentence naming
+ * the account; borrowed). */
+typedef void (*mb_account_store_fn)(bool ok, const char *error, void *data);
+
+/* The "Mark as read" action: on a short connection of its own (never a
+ * watching one), signs in, SELECTs mailbox (UTF-8), checks that its
+ * UIDVALIDITY is still uidvalidity (0: any), sends UID STORE uids
+ * +FLAGS.SILENT (\Seen) (RFC 3501 6.4.6) and logs out: the only change
+ * mailbell ever makes on a server. Never retries. Call on an account made
+ * for this alone (mb_account_create() with a NULL state), instead of
+ * mb_account_start(); uids (n, ascending) are copied. */
+void mb_account_mark_seen(struct mb_account *acct, const char *mailbox, uint32_t uidvalidity,
+	const uint32_t *uids, size_t n, mb_account_store_fn done, void *data);
+
 /* Frees the account, closing sessions without LOGOUT. NULL is a no-op. */
 void mb_account_destroy(struct mb_account *acct);
 

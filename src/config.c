@@ -158,10 +158,12 @@ has_control(const char *s)
 	return false;
 }
 
-/* "10m", "1h", "45s": the largest unit that divides seconds. */
+/* "10m", "1h", "45s", "1d": the largest unit that divides seconds. */
 static char *
 format_duration(unsigned seconds)
 {
+	if (seconds != 0 && seconds % 86400 == 0)
+		return g_strdup_printf("%ud", seconds / 86400);
 	if (seconds != 0 && seconds % 3600 == 0)
 		return g_strdup_printf("%uh", seconds / 3600);
 	if (seconds != 0 && seconds % 60 == 0)
@@ -194,6 +196,10 @@ mb_duration_parse(const char *text, unsigned *seconds_r)
 		break;
 	case 'h':
 		unit = 3600;
+		s++;
+		break;
+	case 'd':
+		unit = 86400;
 		s++;
 		break;
 	default:
@@ -418,7 +424,7 @@ set_path(struct parser *p, const struct setting *s, void *field, const char *val
 	return true;
 }
 
-/* [general] hook: empty means none (NULL). */
+/* [general] hook and open_cmd: empty means none (NULL). */
 static bool
 set_general_hook(struct parser *p, const struct setting *s, void *field, const char *value)
 {
@@ -430,7 +436,8 @@ set_general_hook(struct parser *p, const struct setting *s, void *field, const c
 	return true;
 }
 
-/* An account's hook: empty is kept as "" to override [general]'s hook. */
+/* An account's hook and open_cmd: empty is kept as "" to override
+ * [general]'s. */
 static bool
 set_account_hook(struct parser *p, const struct setting *s, void *field, const char *value)
 {
@@ -747,6 +754,24 @@ static const struct setting settings[] = {
 	GENERAL("notify", notify, "yes", 0,
 		"show desktop notifications for new mail",
 		T_BOOL),
+	GENERAL("open_cmd", open_cmd, NULL, 0,
+		"command run when a new-mail notification is clicked",
+		T_COMMAND(set_general_hook)),
+	GENERAL("mark_read", mark_read, "yes", 0,
+		"offer a \"Mark as read\" button on new-mail notifications",
+		T_BOOL),
+	GENERAL("sound", sound, "no", 0,
+		"ask the notification service to play the new-mail sound",
+		T_BOOL),
+	GENERAL("icon", icon, "mail-unread", 0,
+		"icon of new-mail notifications: an icon name or a file",
+		T_STRING(set_string)),
+	GENERAL("coalesce", coalesce, "2s", 0,
+		"mail for a mailbox within this long of the previous one joins its notification; 0s: never",
+		T_DURATION, .min = 0, .max = 3600),
+	GENERAL("dedupe_window", dedupe_window, "1d", 0,
+		"a Message-ID notified within this long is not notified again from another mailbox; 0s: off",
+		T_DURATION, .min = 0, .max = 30 * 86400),
 	GENERAL("hook", hook, NULL, 0,
 		"command run for every new message",
 		T_COMMAND(set_general_hook)),
@@ -763,7 +788,7 @@ static const struct setting settings[] = {
 		"report mail that arrived while mailbell was not running",
 		T_BOOL),
 	GENERAL("catchup_summary", catchup_summary, "5", 0,
-		"more new messages than this in one fetch get one summary notification",
+		"the most messages listed one per line in a grouped notification; the rest are counted",
 		T_NUMBER, .min = 1, .max = UINT_MAX),
 	GENERAL("download_limit", download_limit, "0", 0,
 		"messages up to this size are downloaded in full; 0: headers only",
@@ -814,6 +839,18 @@ static const struct setting settings[] = {
 	ACCOUNT("notify", notify, NULL, INHERITS,
 		"desktop notifications for this account",
 		T_TRISTATE),
+	ACCOUNT("open_cmd", open_cmd, NULL, INHERITS,
+		"the open_cmd for this account; empty: none",
+		T_COMMAND(set_account_hook)),
+	ACCOUNT("mark_read", mark_read, NULL, INHERITS,
+		"the \"Mark as read\" button for this account",
+		T_TRISTATE),
+	ACCOUNT("sound", sound, NULL, INHERITS,
+		"the new-mail sound for this account",
+		T_TRISTATE),
+	ACCOUNT("icon", icon, NULL, INHERITS,
+		"the icon of this account's notifications",
+		T_STRING(set_string)),
 	ACCOUNT("hook", hook, NULL, INHERITS,
 		"the hook for this account; empty: none",
 		T_COMMAND(set_account_hook)),
@@ -874,6 +911,8 @@ account_destroy(struct mb_account_config *account)
 	g_free(account->password_cmd);
 	g_free(account->oauth_token_cmd);
 	g_strfreev(account->mailboxes);
+	g_free(account->open_cmd);
+	g_free(account->icon);
 	g_free(account->hook);
 	quiet_destroy(account->quiet_hours);
 	if (account->key_lines)
@@ -1387,6 +1426,8 @@ mb_config_destroy(struct mb_config *config)
 	if (!config)
 		return;
 	g_free(config->path);
+	g_free(config->open_cmd);
+	g_free(config->icon);
 	g_free(config->hook);
 	g_free(config->state_dir);
 	quiet_destroy(config->quiet_hours);
@@ -1417,6 +1458,32 @@ mb_account_config_hook(const struct mb_config *config, const struct mb_account_c
 	if (account->hook)
 		return account->hook[0] ? account->hook : NULL;
 	return config->hook;
+}
+
+const char *
+mb_account_config_open_cmd(const struct mb_config *config, const struct mb_account_config *account)
+{
+	if (account->open_cmd)
+		return account->open_cmd[0] ? account->open_cmd : NULL;
+	return config->open_cmd;
+}
+
+bool
+mb_account_config_mark_read(const struct mb_config *config, const struct mb_account_config *account)
+{
+	return account->mark_read >= 0 ? account->mark_read != 0 : config->mark_read;
+}
+
+bool
+mb_account_config_sound(const struct mb_config *config, const struct mb_account_config *account)
+{
+	return account->sound >= 0 ? account->sound != 0 : config->sound;
+}
+
+const char *
+mb_account_config_icon(const struct mb_config *config, const struct mb_account_config *account)
+{
+	return account->icon ? account->icon : config->icon;
 }
 
 unsigned

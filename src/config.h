@@ -48,6 +48,10 @@ struct mb_account_config {
 	enum mb_auth_method auth;
 	char **mailboxes;       /* NULL-terminated, UTF-8, at least one */
 	int notify;             /* -1: inherit [general], 0 no, 1 yes */
+	char *open_cmd;         /* NULL: inherit [general]; "" means none */
+	int mark_read;          /* -1: inherit [general], 0 no, 1 yes */
+	int sound;              /* -1: inherit [general], 0 no, 1 yes */
+	char *icon;             /* NULL: inherit [general] */
 	char *hook;             /* NULL: inherit [general]; "" means none */
 	unsigned poll_interval; /* seconds; 0: inherit [general] */
 	unsigned max_connections;
@@ -67,10 +71,16 @@ struct mb_config {
 	unsigned poll_interval; /* seconds */
 	unsigned hook_timeout;  /* seconds a hook may run before SIGTERM */
 	bool notify;
+	char *open_cmd;         /* NULL: no "Open" action */
+	bool mark_read;         /* offer "Mark as read" */
+	bool sound;             /* ask for the new-mail sound */
+	char *icon;             /* never NULL */
+	unsigned coalesce;      /* seconds; 0: every message on its own */
+	unsigned dedupe_window; /* seconds; 0: no dedupe */
 	char *hook;             /* NULL: no hook */
 	char *state_dir;        /* NULL: $XDG_STATE_HOME/mailbell */
 	bool catchup;
-	unsigned catchup_summary;
+	unsigned catchup_summary; /* lines of a grouped notification */
 	uint64_t download_limit; /* octets: messages up to this size are
 	                          * downloaded in full; 0: headers only */
 	bool preview;
@@ -105,8 +115,9 @@ struct mb_config *mb_config_load(const char *path, GError **error);
 void mb_config_destroy(struct mb_config *config);
 
 /* Parses a duration: plain seconds ("90"), or a number with a unit suffix
- * "s", "m", "h" ("45s", "10m", "1h"). Writes seconds to *seconds_r. Returns
- * false for anything else (empty, negative, overflow, unknown unit). */
+ * "s", "m", "h", "d" ("45s", "10m", "1h", "1d" = 86400 seconds). Writes
+ * seconds to *seconds_r. Returns false for anything else (empty, negative,
+ * overflow, unknown unit). */
 bool mb_duration_parse(const char *text, unsigned *seconds_r);
 
 /* Parses a size: plain octets ("65536"), or a number with a suffix "K",
@@ -120,6 +131,15 @@ bool mb_size_parse(const char *text, uint64_t *octets_r);
  * [general] sets one); the string is borrowed from config or account. */
 bool mb_account_config_notify(const struct mb_config *config, const struct mb_account_config *account);
 const char *mb_account_config_hook(const struct mb_config *config, const struct mb_account_config *account);
+
+/* Effective notification settings of an account: its own, else
+ * [general]'s. open_cmd is NULL when the account has none (its own
+ * "open_cmd =" is empty, or neither it nor [general] sets one); the icon is
+ * never NULL. Strings are borrowed from config or account. */
+const char *mb_account_config_open_cmd(const struct mb_config *config, const struct mb_account_config *account);
+bool mb_account_config_mark_read(const struct mb_config *config, const struct mb_account_config *account);
+bool mb_account_config_sound(const struct mb_config *config, const struct mb_account_config *account);
+const char *mb_account_config_icon(const struct mb_config *config, const struct mb_account_config *account);
 
 /* Effective poll interval of an account in seconds: its own, else [general]'s. */
 unsigned mb_account_config_poll_interval(const struct mb_config *config, const struct mb_account_config *account);

@@ -115,6 +115,7 @@ char **mb_hook_environ(char **base, const struct mb_message *msg, const char *ru
 	env = setenv_capped(env, "MAILBELL_LIST_ID", msg->list_id);
 	env = setenv_capped(env, "MAILBELL_PREVIEW", msg->preview);
 	env = g_environ_setenv(env, "MAILBELL_DOWNLOADED", msg->raw ? "full" : "headers", TRUE);
+	env = g_environ_setenv(env, "MAILBELL_DUPLICATE", msg->duplicate ? "1" : "0", TRUE);
 	if (config_path)
 		env = g_environ_setenv(env, "MAILBELL_CONFIG", config_path, TRUE);
 	return env;

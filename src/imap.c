@@ -19,6 +19,14 @@
  * can't push the subject out, and a few thousand recipients still fit. */
 #define MB_HEADER_FETCH_MAX 65536
 #define PROBE_TIMEOUT 10
+/* Messages whose sequence number a session follows (for closing their
+ * notifications when they are read or expunged elsewhere). */
+#define TRACK_MAX 512
+
+struct tracked {
+	uint32_t uid;
+	uint32_t seq;
+};
 
 #define STATES(X) \
 	X(CONNECTING) \
@@ -63,6 +71,7 @@ enum cmd_kind {
 	CMD_FETCH,
 	CMD_FETCH_BODY,
 	CMD_TASK_FETCH,
+	CMD_TASK_STORE,
 	CMD_IDLE,
 	CMD_NOOP,
 	CMD_STATUS,
@@ -145,6 +154,12 @@ struct mb_imap_session {
 	uint32_t task_uid;
 	struct mb_imap_fetch *task_result;
 	bool task_check;         /* params.task_check: LIST "" "*", report, LOGOUT */
+	GArray *task_store;      /* params.task_store_uids: SELECT, UID STORE */
+	uint32_t task_uidvalidity;
+	/* Messages fetched in this session of the selected mailbox, by
+	 * sequence number, so flag updates and EXPUNGEs (which name sequence
+	 * numbers) can be told apart: the most recent TRACK_MAX. */
+	GArray *tracked;         /* struct tracked, in fetch order */
 	char delimiter;          /* hierarchy delimiter LIST reported, for the check */
 
 	bool idle_refused;
@@ -197,6 +212,9 @@ static void session_unref(struct mb_imap_session *s)
 	g_ptr_array_unref(s->fetched);
 	g_free(s->task_mailbox);
 	mb_imap_fetch_free(s->task_result);
+	if (s->task_store)
+		g_array_free(s->task_store, TRUE);
+	g_array_free(s->tracked, TRUE);
 	g_free(s);
 }
 
@@ -573,6 +591,7 @@ static void send_examine(struct mb_imap_session *s, struct mbox *m)
 	if (s->use_notify && s->cur && s->cur != s->mboxes->pdata[0])
 		s->status_due = true;
 	s->cur = NULL; /* a failed EXAMINE leaves no mailbox selected */
+	g_array_set_size(s->tracked, 0); /* sequence numbers are per mailbox */
 	s->examining = m;
 	s->uidvalidity = 0;
 	s->uidnext = 0;
@@ -638,6 +657,21 @@ static void after_id(struct mb_imap_session *s)
 		/* every name the server has, so the user sees the real ones */
 		set_state(s, S_LIST);
 		send_command(s, CMD_LIST, "LIST \"\" \"*\"");
+		return;
+	}
+	if (s->task_store) {
+		/* mark as read: the only command that changes anything on a
+		 * server, on a connection of its own, never the watching one */
+		struct mbox *m = g_new0(struct mbox, 1);
+		m->name = g_strdup(s->task_mailbox);
+		m->wire = encode_mailbox(s->task_mailbox);
+		g_ptr_array_add(s->mboxes, m);
+		s->examining = m;
+		s->uidvalidity = 0;
+		set_state(s, S_EXAMINE);
+		char *text = g_strdup_printf("SELECT %s", m->wire);
+		send_command(s, CMD_EXAMINE, text);
+		g_free(text);
 		return;
 	}
 	if (s->task_uid) {
@@ -898,7 +932,10 @@ static void sync_next(struct mb_imap_session *s)
 	if (s->use_notify && !s->notify_set) {
 		/* RFC 5465: new mail in the selected mailbox arrives as EXISTS,
 		 * elsewhere as STATUS. MessageNew needs MessageExpunge. */
-		GString *cmd = g_string_new("NOTIFY SET (selected (MessageNew MessageExpunge)) (mailboxes (");
+		/* FlagChange: so a message read elsewhere closes its
+		 * notification (selected mailbox only; the others report STATUS) */
+		GString *cmd = g_string_new("NOTIFY SET (selected (MessageNew MessageExpunge FlagChange)) "
+			"(mailboxes (");
 		for (guint i = 0; i < s->mboxes->len; i++) {
 			struct mbox *m = s->mboxes->pdata[i];
 			g_string_append_printf(cmd, "%s%s", i ? " " : "", m->wire);
@@ -1088,6 +1125,69 @@ static struct mb_imap_fetch *find_fetched(struct mb_imap_session *s, uint32_t ui
 	return NULL;
 }
 
+static void emit_gone(struct mb_imap_session *s, uint32_t uid, bool expunge)
+{
+	if (!s->ev.gone || !s->cur)
+		return;
+	g_debug("%s: %s uid %u %s elsewhere", s->name, s->cur->name, uid, expunge ? "expunged" : "read");
+	s->ev.gone(s, s->cur->name, s->uidvalidity, uid, expunge, s->data);
+}
+
+static void track(struct mb_imap_session *s, uint32_t seq, uint32_t uid)
+{
+	for (guint i = 0; i < s->tracked->len; i++) {
+		struct tracked *t = &g_array_index(s->tracked, struct tracked, i);
+		if (t->uid == uid) {
+			t->seq = seq;
+			return;
+		}
+	}
+	if (s->tracked->len >= TRACK_MAX)
+		g_array_remove_index(s->tracked, 0);
+	struct tracked t = { .uid = uid, .seq = seq };
+	g_array_append_val(s->tracked, t);
+}
+
+/* RFC 3501 7.4.1: every later message moves down by one. */
+static void expunged(struct mb_imap_session *s, uint32_t seq)
+{
+	for (guint i = 0; i < s->tracked->len;) {
+		struct tracked *t = &g_array_index(s->tracked, struct tracked, i);
+		if (t->seq == seq) {
+			uint32_t uid = t->uid;
+			g_array_remove_index(s->tracked, i);
+			emit_gone(s, uid, true);
+			continue;
+		}
+		if (t->seq > seq)
+			t->seq--;
+		i++;
+	}
+}
+
+/* A FETCH with FLAGS outside our own fetches: another client changed flags
+ * (during IDLE, or NOTIFY FlagChange). Without UID it names a sequence
+ * number, which the tracked messages map. */
+static void flags_changed(struct mb_imap_session *s, const struct mb_imap_value *att, uint32_t seq)
+{
+	const struct mb_imap_value *flags = mb_imap_fetch_item(att, "FLAGS");
+	if (!flags || !mb_imap_flags_have(flags, "\\Seen"))
+		return;
+	const struct mb_imap_value *uid_v = mb_imap_fetch_item(att, "UID");
+	uint32_t uid = 0;
+	if (uid_v && uid_v->type == MB_IMAP_ATOM)
+		mb_imap_parse_u32(uid_v->str, false, &uid);
+	for (guint i = 0; i < s->tracked->len; i++) {
+		struct tracked *t = &g_array_index(s->tracked, struct tracked, i);
+		if (uid ? t->uid == uid : t->seq == seq) {
+			uid = t->uid;
+			g_array_remove_index(s->tracked, i);
+			emit_gone(s, uid, false);
+			return;
+		}
+	}
+}
+
 static void handle_fetch(struct mb_imap_session *s, const struct mb_imap_response *r)
 {
 	/* resp->data holds what follows "FETCH": exactly one msg-att list. */
@@ -1104,8 +1204,11 @@ static void handle_fetch(struct mb_imap_session *s, const struct mb_imap_respons
 			s->baseline_uid = uid;
 		return;
 	}
-	if (s->state != S_FETCH && s->state != S_FETCH_BODY)
-		return; /* flag updates while idle: not ours (yet) */
+	if (s->state != S_FETCH && s->state != S_FETCH_BODY) {
+		if (!s->task_uid && !s->task_store && r->has_number)
+			flags_changed(s, att, r->number);
+		return;
+	}
 	struct mb_imap_fetch f = { 0 };
 	const char *err = NULL;
 	if (!mb_imap_fetch_parse(att, &f, &err)) {
@@ -1123,6 +1226,8 @@ static void handle_fetch(struct mb_imap_session *s, const struct mb_imap_respons
 		if (known)
 			mb_imap_fetch_merge(known, &f);
 	} else if (f.uid > s->cur->last_uid) {
+		if (r->has_number)
+			track(s, r->number, f.uid);
 		/* R11: "*" returns the last message even when old. A server
 		 * may answer one UID twice (a flag change in between): keep
 		 * the first, fill in what it lacked. */
@@ -1278,6 +1383,7 @@ static void handle_untagged(struct mb_imap_session *s, const struct mb_imap_resp
 	} else if (strcmp(name, "EXPUNGE") == 0) {
 		if (s->exists > 0)
 			s->exists--;
+		expunged(s, r->number);
 	} else if (strcmp(name, "FETCH") == 0) {
 		handle_fetch(s, r);
 	}
@@ -1435,6 +1541,24 @@ static void handle_tagged(struct mb_imap_session *s, const struct mb_imap_respon
 		}
 		break;
 	case CMD_EXAMINE:
+		if (s->task_store) {
+			if (!ok) {
+				close_session(s, MB_IMAP_CLOSE_REFUSED, "cannot open mailbox %s: %s",
+					s->examining->name, text);
+			} else if (s->task_uidvalidity && s->uidvalidity != s->task_uidvalidity) {
+				close_session(s, MB_IMAP_CLOSE_REFUSED, "%s has a new UIDVALIDITY (%u, was %u): "
+					"nothing marked", s->examining->name, s->uidvalidity, s->task_uidvalidity);
+			} else {
+				s->cur = s->examining;
+				set_state(s, S_FETCH);
+				GString *cmd = g_string_new("UID STORE ");
+				append_uid_set(cmd, s->task_store);
+				g_string_append(cmd, " +FLAGS.SILENT (\\Seen)");
+				send_command(s, CMD_TASK_STORE, cmd->str);
+				g_string_free(cmd, TRUE);
+			}
+			break;
+		}
 		if (s->task_uid) {
 			if (!ok) {
 				close_session(s, MB_IMAP_CLOSE_REFUSED, "cannot open mailbox %s: %s",
@@ -1498,6 +1622,17 @@ static void handle_tagged(struct mb_imap_session *s, const struct mb_imap_respon
 		}
 		if (--s->body_cmds == 0)
 			finish_fetch(s);
+		break;
+	case CMD_TASK_STORE:
+		if (!ok) {
+			close_session(s, MB_IMAP_CLOSE_REFUSED, "UID STORE failed: %s", text);
+			break;
+		}
+		session_ref(s);
+		s->ev.stored(s, s->data);
+		if (s->state != S_CLOSED && !s->destroyed)
+			mb_imap_session_logout(s);
+		session_unref(s);
 		break;
 	case CMD_TASK_FETCH:
 		if (!ok) {
@@ -1683,6 +1818,14 @@ struct mb_imap_session *mb_imap_session_create(const struct mb_imap_session_para
 	s->want_header = p->want_header;
 	s->want_preview = p->want_preview;
 	s->task_check = p->task_check;
+	s->tracked = g_array_new(FALSE, FALSE, sizeof(struct tracked));
+	if (p->task_store_n > 0) {
+		s->task_store = g_array_new(FALSE, FALSE, sizeof(uint32_t));
+		g_array_append_vals(s->task_store, p->task_store_uids, (guint)p->task_store_n);
+		s->task_uidvalidity = p->task_uidvalidity;
+		if (!s->task_mailbox)
+			s->task_mailbox = g_strdup(p->task_mailbox ? p->task_mailbox : "INBOX");
+	}
 	if (p->task_uid) {
 		s->task_uid = p->task_uid;
 		s->task_mailbox = g_strdup(p->task_mailbox ? p->task_mailbox : "INBOX");

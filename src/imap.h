@@ -72,6 +72,14 @@ struct mb_imap_session_params {
 	/* Another one-shot task (mailbell --check): sign in, LIST "" "*",
 	 * report through the checked event, LOG OUT. */
 	bool task_check;
+	/* Another (mark as read): sign in, SELECT task_mailbox (read-write:
+	 * the only time mailbell does), check its UIDVALIDITY is
+	 * task_uidvalidity (0: any), UID STORE the task_store_n UIDs (copied)
+	 * +FLAGS.SILENT (\Seen) (RFC 3501 6.4.6), report through the stored
+	 * event, LOG OUT. */
+	const uint32_t *task_store_uids;
+	size_t task_store_n;
+	uint32_t task_uidvalidity;
 };
 
 /* What mailbell --check learns from a server (all borrowed). */
@@ -122,6 +130,14 @@ struct mb_imap_events {
 	 * the session logs out afterwards. */
 	void (*checked)(struct mb_imap_session *session, const struct mb_imap_check_result *res,
 		void *data);
+	/* The task's UID STORE succeeded (a failure closes the session with
+	 * its reason). The session logs out afterwards. */
+	void (*stored)(struct mb_imap_session *session, void *data);
+	/* A message of the selected mailbox that this session fetched was
+	 * read (\Seen set: a FETCH FLAGS update during IDLE, or NOTIFY
+	 * FlagChange) or expunged (EXPUNGE) by another client. May be NULL. */
+	void (*gone)(struct mb_imap_session *session, const char *mailbox, uint32_t uidvalidity,
+		uint32_t uid, bool expunged, void *data);
 	/* A STATUS answer or NOTIFY STATUS event (RFC 5465 5.2) gave mailbox's
 	 * UNSEEN count (RFC 3501 6.3.10). May be NULL. */
 	void (*unseen)(struct mb_imap_session *session, const char *mailbox, uint32_t unseen,

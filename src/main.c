@@ -406,6 +406,7 @@ static bool reload(char **error_r, void *data)
 	cfg_unref(current);
 	current = next;
 	mb_hook_init(nc->hook_timeout, HOOK_MAX_RUNNING, nc->path);
+	mb_notify_set_max_lines(nc->catchup_summary);
 	set_quiet_hours(nc);
 	if (want_notify(nc) && !mb_notify_init())
 		g_warning("built without libnotify: desktop notifications are off; hooks still run");
@@ -422,6 +423,66 @@ static gboolean on_hup(gpointer data)
 	if (!reload(&error, NULL))
 		g_free(error);
 	return G_SOURCE_CONTINUE;
+}
+
+/* --- mark as read (a notification's action) ------------------------------- */
+
+struct marking {
+	struct mb_account *acct;    /* made for this one STORE */
+	struct cfg *cfg;
+	char *what;                 /* "work/INBOX uid 4" for the log */
+};
+
+static gboolean marking_free(gpointer data)
+{
+	struct marking *m = data;
+	mb_account_destroy(m->acct);
+	cfg_unref(m->cfg);
+	g_free(m->what);
+	g_free(m);
+	return G_SOURCE_REMOVE;
+}
+
+static GPtrArray *markings; /* struct marking * under way */
+
+static void on_marked(bool ok, const char *error, void *data)
+{
+	struct marking *m = data;
+	if (ok) {
+		g_message("%s marked as read", m->what);
+	} else {
+		g_warning("cannot mark %s as read: %s", m->what, error);
+		mb_notify_text("mailbell: could not mark as read", error, "email", false);
+	}
+	g_ptr_array_remove_fast(markings, m);
+	g_idle_add(marking_free, m); /* from inside the account's callback */
+}
+
+static void on_mark_read(const char *account, const char *mailbox, uint32_t uidvalidity,
+	const uint32_t *uids, size_t n, void *data)
+{
+	const struct mb_account_config *ac = NULL;
+	for (guint i = 0; i < current->config->accounts->len && !ac; i++) {
+		const struct mb_account_config *x = current->config->accounts->pdata[i];
+		if (strcmp(x->name, account) == 0)
+			ac = x;
+	}
+	if (!ac || shutting_down) {
+		g_warning("cannot mark %u message(s) of %s/%s as read: the account is gone", (unsigned)n,
+			account, mailbox);
+		return;
+	}
+	struct marking *m = g_new0(struct marking, 1);
+	m->cfg = current;
+	current->refs++;
+	m->what = n == 1 ? g_strdup_printf("%s/%s uid %u", account, mailbox, uids[0])
+		: g_strdup_printf("%s/%s: %u messages", account, mailbox, (unsigned)n);
+	m->acct = mb_account_create(current->config, ac, NULL);
+	if (!markings)
+		markings = g_ptr_array_new();
+	g_ptr_array_add(markings, m);
+	g_info("marking %s as read", m->what);
+	mb_account_mark_seen(m->acct, mailbox, uidvalidity, uids, n, on_marked, m);
 }
 
 /* --- mailbell --once ----------------------------------------------------- */
@@ -638,7 +699,9 @@ int main(int argc, char **argv)
 	if (want_notify(config) && !mb_notify_init())
 		g_warning("built without libnotify: desktop notifications are off; hooks still run");
 	mb_hook_init(config->hook_timeout, HOOK_MAX_RUNNING, config->path);
+	mb_notify_set_max_lines(config->catchup_summary);
 	mb_notify_hold_init(state, on_changed, NULL);
+	mb_notify_set_mark_read_handler(on_mark_read, NULL);
 	set_quiet_hours(config);
 	mb_account_set_changed_callback(on_changed, NULL);
 
@@ -692,10 +755,17 @@ int main(int argc, char **argv)
 	mb_ctl_stop();
 	if (retiring_list)
 		g_ptr_array_unref(retiring_list);
+	while (markings && markings->len > 0) {
+		struct marking *m = g_ptr_array_steal_index_fast(markings, markings->len - 1);
+		marking_free(m);
+	}
+	if (markings)
+		g_ptr_array_unref(markings);
+	/* first: the answers still to come reach the state file */
+	mb_notify_shutdown();
 	for (guint i = 0; i < accounts->len; i++)
 		mb_account_destroy(accounts->pdata[i]);
 	g_ptr_array_unref(accounts);
-	mb_notify_shutdown();
 	mb_state_destroy(state);
 	cfg_unref(current);
 	g_free(config_file);

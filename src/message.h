@@ -47,6 +47,8 @@ struct mb_message {
 	                     * if none or not asked for */
 	GBytes *raw;        /* the whole raw message when it was downloaded in
 	                     * full, else NULL */
+	bool duplicate;     /* set by the account: its Message-ID was notified
+	                     * from another mailbox or account (dedupe_window) */
 	GBytes *header;     /* the raw header block (BODY[HEADER], or the
 	                     * header fields when that was not fetched); never
 	                     * NULL, may be empty */

@@ -131,13 +131,17 @@ bool mb_state_get(struct mb_state *state, const char *account, const char *mailb
 		ok = false;
 	}
 	if (ok) {
-		uint64_t hook = last;
+		uint64_t hook = last, notified = last;
 		read_u64(kf, group, "highestmodseq", &modseq);
 		if (read_u64(kf, group, "hook_uid", &hook) && hook > last)
 			hook = last;
+		/* files from before notified_uid: every notification was sent */
+		if (read_u64(kf, group, "notified_uid", &notified) && notified > last)
+			notified = last;
 		out->uidvalidity = (uint32_t)uv;
 		out->last_uid = (uint32_t)last;
 		out->hook_uid = (uint32_t)hook;
+		out->notified_uid = (uint32_t)notified;
 		out->highestmodseq = modseq;
 	}
 	g_free(group);
@@ -157,6 +161,8 @@ bool mb_state_set(struct mb_state *state, const char *account, const char *mailb
 	g_key_file_set_value(kf, group, "last_uid", buf);
 	g_snprintf(buf, sizeof buf, "%u", value->hook_uid);
 	g_key_file_set_value(kf, group, "hook_uid", buf);
+	g_snprintf(buf, sizeof buf, "%u", value->notified_uid);
+	g_key_file_set_value(kf, group, "notified_uid", buf);
 	g_snprintf(buf, sizeof buf, "%" G_GUINT64_FORMAT, (guint64)value->highestmodseq);
 	g_key_file_set_value(kf, group, "highestmodseq", buf);
 	g_free(group);

@@ -17,6 +17,11 @@ struct mb_mailbox_state {
 	uint32_t hook_uid;      /* every UID up to this one had its hook
 	                         * started (<= last_uid); the next fetch starts
 	                         * after it so no hook is lost to a crash */
+	uint32_t notified_uid;  /* every UID up to this one had its notification
+	                         * taken by the notification service (or held,
+	                         * or none was due) (<= last_uid); one still
+	                         * queued when mailbell died is shown after
+	                         * the next start */
 	uint64_t highestmodseq; /* 0: unknown or no CONDSTORE */
 };
 

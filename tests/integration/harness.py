@@ -921,8 +921,14 @@ class NotificationBus:
 	replaces_id, app_icon, summary, body, actions, hints, expire_timeout (from GetMethodCalls,
 	so strings arrive exactly as sent); log_path: dbusmock's own text log of the calls."""
 
-	def __init__(self, parent_dir=None, mock=True):
+	# dbusmock's defaults plus "actions", which real notification servers (dunst, GNOME,
+	# KDE, mako) announce and mailbell needs for its buttons
+	CAPABILITIES = ('actions body body-markup icon-static image/svg+xml private-synchronous append '
+			'private-icon-only truncation')
+
+	def __init__(self, parent_dir=None, mock=True, capabilities=CAPABILITIES):
 		self.dir = _mkdtemp('dbus-', parent_dir)
+		self.capabilities = capabilities
 		self.log_path = os.path.join(self.dir, 'dbusmock.log')
 		self.python = dbus_python()
 		self.mock_wanted = mock
@@ -961,7 +967,8 @@ class NotificationBus:
 			env = dict(os.environ, DBUS_SESSION_BUS_ADDRESS=self.address)
 			with open(os.path.join(self.dir, 'dbusmock.out'), 'wb') as out:
 				self.mock = _spawn([self.python, '-m', 'dbusmock', '--session', '--template',
-						    'notification_daemon', '-l', self.log_path],
+						    'notification_daemon', '-l', self.log_path,
+						    '-p', json.dumps({'capabilities': self.capabilities})],
 						   env=env, stdout=out, stderr=subprocess.STDOUT)
 			try:
 				wait_until(lambda: self._calls('Notify') is not None, timeout, 0.1,
@@ -983,6 +990,42 @@ class NotificationBus:
 
 	def calls(self, method):
 		return self._calls(method) or []
+
+	def emit(self, signal, signature, *args):
+		"""Make the notification service emit signal (ActionInvoked "us", NotificationClosed
+		"uu"), as a user clicking a button or closing the notification would."""
+		code = ('import dbus, json, sys; b = dbus.bus.BusConnection(sys.argv[1]); '
+			'o = b.get_object("org.freedesktop.Notifications", "/org/freedesktop/Notifications"); '
+			'o.EmitSignal("org.freedesktop.Notifications", sys.argv[2], sys.argv[3], '
+			'json.loads(sys.argv[4]), dbus_interface="org.freedesktop.DBus.Mock")')
+		subprocess.run([self.python, '-c', code, self.address, signal, signature, json.dumps(args)],
+			       check=True, timeout=20)
+
+	def shown(self):
+		"""What the notifications show in the end, as (sender, subject) pairs in delivery order:
+		a notification is its last Notify call (replaces_id names the one it updates); a single
+		message shows its sender as summary and subject first in the body, a grouped one
+		("N new messages in ...") a line "Sender: Subject" per message, newest first."""
+		final, order, next_id = {}, [], 1
+		for n in self.notifications():
+			nid = n['replaces_id'] or next_id
+			if not n['replaces_id']:
+				next_id += 1
+				order.append(nid)
+			final[nid] = n
+		out = []
+		for nid in order:
+			n = final[nid]
+			if re.fullmatch(r'\d+ new messages in .+', n['summary']):
+				lines = [l.split(': ', 1) for l in n['body'].split('\n') if ': ' in l]
+				out += [tuple(l) for l in reversed(lines)]
+			else:
+				out.append((n['summary'], n['body'].split('\n')[0]))
+		return out
+
+	def closed_ids(self):
+		"""The ids mailbell asked the service to close (CloseNotification)."""
+		return [args[0] for _, args in self.calls('CloseNotification')]
 
 	def notifications(self):
 		keys = ('app_name', 'replaces_id', 'app_icon', 'summary', 'body', 'actions', 'hints',

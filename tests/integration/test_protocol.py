@@ -457,6 +457,26 @@ class ResponsesTest(Base):
 		self.assertNoScriptErrors(no_id, mb)
 		self.assertStoppedCleanly(mb)
 
+	def test_s8_message_id_again_under_a_new_uid(self):
+		# Courier under EXAMINE (servers.md S8): message X reported as UID 2, then again as UID 3
+		x = '<X.4a86270e82c4@interop.test>'
+		srv = self.server([f.happy(uidnext=2, mails=[(2, [f.fetch(2, 2, 'X', message_id=x)]),
+							     (3, [f.fetch(3, 3, 'X again', message_id=x)]),
+							     (4, [f.fetch(4, 4, 'Y', message_id='<Y@t>')])])])
+		mb = self.mailbell({'acct': self.account(srv)})
+		mb.wait_idle('acct')
+		srv.cue()
+		mb.wait_hooks(1)
+		srv.cue()
+		mb.wait_log(r'acct: INBOX: the server reports ' + re.escape(x) + r' again under UID 3 without '
+			    r'a new UIDVALIDITY')
+		srv.cue()
+		recs = mb.wait_hooks(2)
+		time.sleep(1)
+		self.assertEqual([r['MAILBELL_UID'] for r in mb.hook_records()], ['2', '4'])  # X once, Y
+		self.assertNoScriptErrors(srv, mb)
+		self.assertStoppedCleanly(mb)
+
 	def test_r22_r23_r24_header_fields(self):
 		# mailbell fetches header fields, not ENVELOPE: raw 8-bit subjects (R22), "From: <>"
 		# (R23, Dovecot's MISSING_MAILBOX case) and group syntax (R24) as they are in the header

@@ -120,6 +120,9 @@ START_TEST(test_duration_parse)
 		{ "45s", true, 45 },
 		{ "10m", true, 600 },
 		{ "1h", true, 3600 },
+		{ "1d", true, 86400 },
+		{ "30d", true, 30 * 86400 },
+		{ "49710d", true, 4294944000u },
 		{ "007s", true, 7 },
 		{ "4294967295", true, 4294967295u },
 		{ "71582788m", true, 4294967280u },
@@ -138,6 +141,10 @@ START_TEST(test_duration_parse)
 		{ "4294967296", false, 0 },
 		{ "71582789m", false, 0 },
 		{ "1193047h", false, 0 },
+		{ "49711d", false, 0 },
+		{ "1D", false, 0 },
+		{ "1w", false, 0 },
+		{ "d", false, 0 },
 		{ "99999999999999999999", false, 0 },
 	};
 	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
@@ -229,6 +236,12 @@ START_TEST(test_defaults)
 	ck_assert_uint_eq(c->poll_interval, 120);
 	ck_assert_uint_eq(c->hook_timeout, 60);
 	ck_assert(c->notify);
+	ck_assert_ptr_null(c->open_cmd);
+	ck_assert(c->mark_read);
+	ck_assert(!c->sound);
+	ck_assert_str_eq(c->icon, "mail-unread");
+	ck_assert_uint_eq(c->coalesce, 2);
+	ck_assert_uint_eq(c->dedupe_window, 86400);
 	ck_assert_ptr_null(c->hook);
 	ck_assert_ptr_null(c->state_dir);
 	ck_assert(c->catchup);
@@ -256,6 +269,10 @@ START_TEST(test_defaults)
 	ck_assert_str_eq(a->mailboxes[0], "INBOX");
 	ck_assert_ptr_null(a->mailboxes[1]);
 	ck_assert_int_eq(a->notify, -1);
+	ck_assert_ptr_null(a->open_cmd);
+	ck_assert_int_eq(a->mark_read, -1);
+	ck_assert_int_eq(a->sound, -1);
+	ck_assert_ptr_null(a->icon);
 	ck_assert_ptr_null(a->hook);
 	ck_assert_uint_eq(a->poll_interval, 0);
 	ck_assert_uint_eq(a->max_connections, 5);
@@ -267,6 +284,10 @@ START_TEST(test_defaults)
 	ck_assert_int_eq(GPOINTER_TO_INT(g_hash_table_lookup(a->key_lines, "password")), 4);
 
 	ck_assert(mb_account_config_notify(c, a));
+	ck_assert_ptr_null(mb_account_config_open_cmd(c, a));
+	ck_assert(mb_account_config_mark_read(c, a));
+	ck_assert(!mb_account_config_sound(c, a));
+	ck_assert_str_eq(mb_account_config_icon(c, a), "mail-unread");
 	ck_assert_ptr_null(mb_account_config_hook(c, a));
 	ck_assert_uint_eq(mb_account_config_poll_interval(c, a), 120);
 	ck_assert_uint_eq(mb_account_config_download_limit(c, a), 0);
@@ -321,6 +342,12 @@ START_TEST(test_full_fixture)
 	ck_assert_uint_eq(c->keepalive, 900);
 	ck_assert_uint_eq(c->timeout, 45);
 	ck_assert(!c->notify);
+	ck_assert_str_eq(c->open_cmd, "thunderbird -mail");
+	ck_assert(!c->mark_read);
+	ck_assert(c->sound);
+	ck_assert_str_eq(c->icon, "/usr/share/icons/mail.svg");
+	ck_assert_uint_eq(c->coalesce, 5);
+	ck_assert_uint_eq(c->dedupe_window, 2 * 86400);
 	ck_assert_str_eq(c->hook, "notify-send \"$MAILBELL_SUBJECT\"");
 	ck_assert_uint_eq(c->hook_timeout, 120);
 	ck_assert_str_eq(c->state_dir, "/var/tmp/mailbell-state");
@@ -353,6 +380,10 @@ START_TEST(test_full_fixture)
 	ck_assert_str_eq(w->mailboxes[2], "Work Stuff");
 	ck_assert_ptr_null(w->mailboxes[3]);
 	ck_assert_int_eq(w->notify, 1);
+	ck_assert_str_eq(w->open_cmd, "");
+	ck_assert_int_eq(w->mark_read, 1);
+	ck_assert_int_eq(w->sound, 0);
+	ck_assert_str_eq(w->icon, "mail-message-new");
 	ck_assert_str_eq(w->hook, "");
 	ck_assert_uint_eq(w->poll_interval, 30);
 	ck_assert_uint_eq(w->max_connections, 2);
@@ -360,8 +391,12 @@ START_TEST(test_full_fixture)
 	ck_assert_int_eq(w->preview, 1);
 	ck_assert_ptr_nonnull(w->quiet_hours);
 	ck_assert_uint_eq(w->quiet_hours->n, 0);
-	ck_assert_int_eq(w->line, 17);
+	ck_assert_int_eq(w->line, 23);
 	ck_assert(mb_account_config_notify(c, w));
+	ck_assert_ptr_null(mb_account_config_open_cmd(c, w));
+	ck_assert(mb_account_config_mark_read(c, w));
+	ck_assert(!mb_account_config_sound(c, w));
+	ck_assert_str_eq(mb_account_config_icon(c, w), "mail-message-new");
 	ck_assert_ptr_null(mb_account_config_hook(c, w));
 	ck_assert_uint_eq(mb_account_config_poll_interval(c, w), 30);
 	ck_assert_uint_eq(mb_account_config_quiet_hours(c, w)->n, 0);
@@ -375,6 +410,10 @@ START_TEST(test_full_fixture)
 	ck_assert_str_eq(g->mailboxes[0], "[Gmail]/All Mail");
 	ck_assert_ptr_null(g->mailboxes[1]);
 	ck_assert(!mb_account_config_notify(c, g));
+	ck_assert_str_eq(mb_account_config_open_cmd(c, g), "thunderbird -mail");
+	ck_assert(!mb_account_config_mark_read(c, g));
+	ck_assert(mb_account_config_sound(c, g));
+	ck_assert_str_eq(mb_account_config_icon(c, g), "/usr/share/icons/mail.svg");
 	ck_assert_str_eq(mb_account_config_hook(c, g), c->hook);
 	const struct mb_quiet_hours *q = mb_account_config_quiet_hours(c, g);
 	ck_assert_uint_eq(q->n, 1);
@@ -395,7 +434,7 @@ START_TEST(test_full_fixture)
 	ck_assert_int_eq(g_ascii_strcasecmp(n->from->patterns[1].glob, "newsletter?@*.example.net"), 0);
 	ck_assert_uint_eq(n->actions, MB_ACTION_IGNORE);
 	ck_assert_uint_eq(rule(c, 1)->actions, MB_ACTION_NOTIFY);
-	ck_assert_int_eq(rule(c, 1)->line, 54);
+	ck_assert_int_eq(rule(c, 1)->line, 64);
 	const struct mb_rule *e = rule(c, 2);
 	ck_assert_ptr_nonnull(e->to);
 	ck_assert_ptr_nonnull(e->subject);
@@ -600,6 +639,63 @@ START_TEST(test_hook_empty_vs_unset)
 	ck_assert_ptr_null(c->hook);
 	ck_assert_ptr_null(mb_account_config_hook(c, account(c, 0)));
 	mb_config_destroy(c);
+}
+END_TEST
+
+START_TEST(test_notification_keys)
+{
+	/* each account key overrides [general] in both directions; an empty
+	 * open_cmd means none */
+	struct mb_config *c = load_ok("[general]\nopen_cmd = xdg-open https://mail.example.org\nmark_read = no\n"
+		"sound = yes\nicon = mail-message-new\ncoalesce = 0s\ndedupe_window = 0\n"
+		"[account own]\nhost = h\nuser = u\npassword = p\nopen_cmd = thunderbird\nmark_read = yes\n"
+		"sound = no\nicon = ~/mail.png\n"
+		"[account none]\nhost = h\nuser = u\npassword = p\nopen_cmd =\n"
+		"[account inherit]\nhost = h\nuser = u\npassword = p\n");
+	ck_assert_str_eq(c->open_cmd, "xdg-open https://mail.example.org");
+	ck_assert(!c->mark_read);
+	ck_assert(c->sound);
+	ck_assert_str_eq(c->icon, "mail-message-new");
+	ck_assert_uint_eq(c->coalesce, 0);
+	ck_assert_uint_eq(c->dedupe_window, 0);
+	ck_assert_str_eq(mb_account_config_open_cmd(c, account(c, 0)), "thunderbird");
+	ck_assert(mb_account_config_mark_read(c, account(c, 0)));
+	ck_assert(!mb_account_config_sound(c, account(c, 0)));
+	/* a string, not a path: "~" is the icon name's business */
+	ck_assert_str_eq(mb_account_config_icon(c, account(c, 0)), "~/mail.png");
+	ck_assert_str_eq(account(c, 1)->open_cmd, "");
+	ck_assert_ptr_null(mb_account_config_open_cmd(c, account(c, 1)));
+	ck_assert(!mb_account_config_mark_read(c, account(c, 1)));
+	ck_assert_str_eq(mb_account_config_open_cmd(c, account(c, 2)), c->open_cmd);
+	ck_assert(mb_account_config_sound(c, account(c, 2)));
+	ck_assert_str_eq(mb_account_config_icon(c, account(c, 2)), "mail-message-new");
+	mb_config_destroy(c);
+
+	/* an empty [general] open_cmd is none */
+	c = load_ok("[general]\nopen_cmd =\ncoalesce = 1h\ndedupe_window = 30d\n" ACCOUNT);
+	ck_assert_ptr_null(c->open_cmd);
+	ck_assert_ptr_null(mb_account_config_open_cmd(c, account(c, 0)));
+	ck_assert_uint_eq(c->coalesce, 3600);
+	ck_assert_uint_eq(c->dedupe_window, 30 * 86400);
+	mb_config_destroy(c);
+	c = load_ok("[general]\ndedupe_window = 12h\ncoalesce = 90\n" ACCOUNT);
+	ck_assert_uint_eq(c->dedupe_window, 12 * 3600);
+	ck_assert_uint_eq(c->coalesce, 90);
+	mb_config_destroy(c);
+
+	assert_error("[general]\ncoalesce = 61m\n" ACCOUNT, "2: coalesce must be between 0s and 1h");
+	assert_error("[general]\ncoalesce = 2 s\n" ACCOUNT,
+		"2: bad duration '2 s' for coalesce: use e.g. 45s, 10m, 1h");
+	assert_error("[general]\ndedupe_window = 31d\n" ACCOUNT, "2: dedupe_window must be between 0s and 30d");
+	assert_error("[general]\ndedupe_window = 1w\n" ACCOUNT,
+		"2: bad duration '1w' for dedupe_window: use e.g. 45s, 10m, 1h");
+	assert_error("[general]\nicon =\n" ACCOUNT, "2: empty value for icon");
+	assert_error(ACCOUNT "icon =\n", "5: empty value for icon");
+	assert_error(ACCOUNT "mark_read = sometimes\n", "5: bad boolean 'sometimes' for mark_read: use yes or no");
+	assert_error("[general]\nsound = loud\n" ACCOUNT, "2: bad boolean 'loud' for sound: use yes or no");
+	/* [general] only */
+	assert_error(ACCOUNT "coalesce = 2s\n", "5: unknown key 'coalesce' in [account a]");
+	assert_error(ACCOUNT "dedupe_window = 1d\n", "5: unknown key 'dedupe_window' in [account a]");
 }
 END_TEST
 
@@ -1241,6 +1337,13 @@ START_TEST(test_settings_table)
 	ck_assert_str_eq(setting("general", "timeout")->range, "1s..10m");
 	ck_assert_str_eq(setting("general", "hook_timeout")->range, "1s..1h");
 	ck_assert_str_eq(setting("general", "catchup_summary")->range, "1..");
+	ck_assert_str_eq(setting("general", "coalesce")->range, "0s..1h");
+	ck_assert_str_eq(setting("general", "coalesce")->def, "2s");
+	ck_assert_str_eq(setting("general", "dedupe_window")->range, "0s..30d");
+	ck_assert_str_eq(setting("general", "dedupe_window")->def, "1d");
+	ck_assert_ptr_null(setting("account", "coalesce"));
+	ck_assert(setting("account", "open_cmd")->flags & MB_SETTING_INHERITS);
+	ck_assert(setting("account", "icon")->flags & MB_SETTING_INHERITS);
 	ck_assert_ptr_null(setting("general", "download_limit")->range);
 	ck_assert_ptr_null(setting("general", "quiet_hours")->def);
 	ck_assert_str_eq(setting("general", "quiet_hours")->type, "time ranges");
@@ -1282,6 +1385,12 @@ START_TEST(test_foreach_value)
 		"*keepalive = 10m\n"
 		"*timeout = 30s\n"
 		"*notify = yes\n"
+		"*open_cmd = (unset)\n"
+		"*mark_read = yes\n"
+		"*sound = no\n"
+		"*icon = mail-unread\n"
+		"*coalesce = 2s\n"
+		"*dedupe_window = 1d\n"
 		"*hook = (unset)\n"
 		"*hook_timeout = 1m\n"
 		"*state_dir = (unset)\n"
@@ -1306,6 +1415,10 @@ START_TEST(test_foreach_value)
 		"*auth = auto\n"
 		"*mailbox = INBOX\n"
 		"*notify = yes\n"
+		"*open_cmd = (unset)\n"
+		"*mark_read = yes\n"
+		"*sound = no\n"
+		"*icon = mail-unread\n"
 		"*hook = (unset)\n"
 		"*poll_interval = 2m\n"
 		"*max_connections = 5\n"
@@ -1340,6 +1453,12 @@ START_TEST(test_foreach_value)
 		"keepalive = 15m\n"
 		"timeout = 45s\n"
 		"notify = no\n"
+		"open_cmd = thunderbird -mail\n"
+		"mark_read = no\n"
+		"sound = yes\n"
+		"icon = /usr/share/icons/mail.svg\n"
+		"coalesce = 5s\n"
+		"dedupe_window = 2d\n"
 		"hook = notify-send \"$MAILBELL_SUBJECT\"\n"
 		"hook_timeout = 2m\n"
 		"state_dir = /var/tmp/mailbell-state\n"
@@ -1364,6 +1483,10 @@ START_TEST(test_foreach_value)
 		"auth = plain\n"
 		"mailboxes = INBOX, Lists/dev, Work Stuff\n"
 		"notify = yes\n"
+		"open_cmd = \n"
+		"mark_read = yes\n"
+		"sound = no\n"
+		"icon = mail-message-new\n"
 		"hook = \n"
 		"poll_interval = 30s\n"
 		"max_connections = 2\n"
@@ -1385,6 +1508,10 @@ START_TEST(test_foreach_value)
 		"auth = xoauth2\n"
 		"mailbox = [Gmail]/All Mail\n"
 		"*notify = no\n"
+		"*open_cmd = thunderbird -mail\n"
+		"*mark_read = no\n"
+		"*sound = yes\n"
+		"*icon = /usr/share/icons/mail.svg\n"
 		"*hook = notify-send \"$MAILBELL_SUBJECT\"\n"
 		"*poll_interval = 5m\n"
 		"*max_connections = 5\n"
@@ -1521,6 +1648,12 @@ static const struct change session_changes[] = {
 
 static const struct change other_changes[] = {
 	{ "general", "notify", ACCOUNT, "[general]\nnotify = no\n" ACCOUNT },
+	{ "general", "open_cmd", ACCOUNT, "[general]\nopen_cmd = thunderbird\n" ACCOUNT },
+	{ "general", "mark_read", ACCOUNT, "[general]\nmark_read = no\n" ACCOUNT },
+	{ "general", "sound", ACCOUNT, "[general]\nsound = yes\n" ACCOUNT },
+	{ "general", "icon", ACCOUNT, "[general]\nicon = mail-message-new\n" ACCOUNT },
+	{ "general", "coalesce", ACCOUNT, "[general]\ncoalesce = 0s\n" ACCOUNT },
+	{ "general", "dedupe_window", ACCOUNT, "[general]\ndedupe_window = 2d\n" ACCOUNT },
 	{ "general", "hook", ACCOUNT, "[general]\nhook = run-it\n" ACCOUNT },
 	{ "general", "hook_timeout", ACCOUNT, "[general]\nhook_timeout = 2m\n" ACCOUNT },
 	{ "general", "state_dir", ACCOUNT, "[general]\nstate_dir = /tmp/mb\n" ACCOUNT },
@@ -1530,6 +1663,12 @@ static const struct change other_changes[] = {
 	{ "general", "preview", ACCOUNT, "[general]\npreview = no\n" ACCOUNT },
 	{ "general", "quiet_hours", ACCOUNT, "[general]\nquiet_hours = 22:00-07:00\n" ACCOUNT },
 	{ "account", "notify", ACCOUNT, ACCOUNT "notify = no\n" },
+	{ "account", "open_cmd", ACCOUNT, ACCOUNT "open_cmd = thunderbird\n" },
+	{ "account", "open_cmd", "[general]\nopen_cmd = thunderbird\n" ACCOUNT,
+		"[general]\nopen_cmd = thunderbird\n" ACCOUNT "open_cmd =\n" },
+	{ "account", "mark_read", ACCOUNT, ACCOUNT "mark_read = no\n" },
+	{ "account", "sound", ACCOUNT, ACCOUNT "sound = yes\n" },
+	{ "account", "icon", ACCOUNT, ACCOUNT "icon = mail-message-new\n" },
 	{ "account", "hook", ACCOUNT "hook = a\n", ACCOUNT "hook = b\n" },
 	{ "account", "download_limit", ACCOUNT, ACCOUNT "download_limit = 64K\n" },
 	{ "account", "preview", ACCOUNT, ACCOUNT "preview = off\n" },
@@ -1772,6 +1911,7 @@ config_suite(void)
 	tcase_add_test(tc, test_bad_values);
 	tcase_add_test(tc, test_bools);
 	tcase_add_test(tc, test_hook_empty_vs_unset);
+	tcase_add_test(tc, test_notification_keys);
 	tcase_add_test(tc, test_download_preview);
 	tcase_add_test(tc, test_rule_keys);
 	tcase_add_test(tc, test_rule_errors);
