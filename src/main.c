@@ -452,7 +452,7 @@ static void on_marked(bool ok, const char *error, void *data)
 		g_message("%s marked as read", m->what);
 	} else {
 		g_warning("cannot mark %s as read: %s", m->what, error);
-		mb_notify_text("mailbell: could not mark as read", error, "email", false);
+		mb_notify_text("mailbell: could not mark as read", error, "email", true);
 	}
 	g_ptr_array_remove_fast(markings, m);
 	g_idle_add(marking_free, m); /* from inside the account's callback */
