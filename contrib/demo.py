@@ -143,7 +143,9 @@ def main():
 		account = h.Mailbell.account(dovecot, USER, 'implicit')
 		rules = [('newsletters', {'from': '*@news.example.com', 'action': 'ignore'}),
 			 ('urgent', {'subject': r'~^urgent\b', 'urgency': 'critical'})]
-		general = {'notify': 'yes' if want_notify else 'no', 'hook': hook_cmd}
+		# one notification per message, to show each preview: by default mail for a mailbox
+		# within 2 s of the last is grouped into one notification updated in place
+		general = {'notify': 'yes' if want_notify else 'no', 'hook': hook_cmd, 'coalesce': '0s'}
 		env = {'DBUS_SESSION_BUS_ADDRESS': bus.address} if bus else {}
 		mb = h.Mailbell({ACCOUNT: account}, rules=rules, general=general, hook=False, env=env,
 				parent_dir=tmp)
