@@ -111,35 +111,41 @@ static void sanitizer_put(struct sanitizer *s, gunichar c)
 	s->keep = s->out->len;
 }
 
+/* The next character of text at *p, advancing *p; 0 means "nothing here":
+ * a NUL byte, or a bad byte after the first of its run (each run of bytes
+ * that are not UTF-8 gives one U+FFFD). */
+static gunichar next_char(const char **p, const char *end, bool *in_invalid)
+{
+	if (**p == '\0') {
+		(*p)++;
+		return 0;
+	}
+	gunichar c = g_utf8_get_char_validated(*p, end - *p);
+	if (c == (gunichar)-1 || c == (gunichar)-2) {
+		(*p)++;
+		if (*in_invalid)
+			return 0;
+		*in_invalid = true;
+		return 0xFFFD;
+	}
+	*in_invalid = false;
+	*p = g_utf8_next_char(*p);
+	return c;
+}
+
 char *mb_text_sanitize(const char *text, size_t len)
 {
 	struct sanitizer s = { .out = g_string_sized_new(len + 1) };
 	const char *p = text;
-	const char *end;
 	bool in_invalid = false;
 
 	if (text == NULL)
 		return g_string_free(s.out, FALSE);
-	end = text + len;
-	while (p < end) {
-		gunichar c;
+	while (p < text + len) {
+		gunichar c = next_char(&p, text + len, &in_invalid);
 
-		if (*p == '\0') {
-			p++;
-			continue;
-		}
-		c = g_utf8_get_char_validated(p, end - p);
-		if (c == (gunichar)-1 || c == (gunichar)-2) {
-			/* one replacement character per run of bad bytes */
-			p++;
-			if (!in_invalid)
-				sanitizer_put(&s, 0xFFFD);
-			in_invalid = true;
-			continue;
-		}
-		in_invalid = false;
-		p = g_utf8_next_char(p);
-		sanitizer_put(&s, c);
+		if (c != 0)
+			sanitizer_put(&s, c);
 	}
 	g_string_truncate(s.out, s.keep);
 	return g_string_free(s.out, FALSE);
@@ -783,23 +789,10 @@ char *mb_text_preview(const char *text, size_t len, size_t max_chars)
 	/* stops at the first character past max_chars: the work is bounded
 	 * by max_chars, not by len, once text is found */
 	while (p < end) {
-		gunichar c;
+		gunichar c = next_char(&p, end, &in_invalid);
 
-		if (*p == '\0') {
-			p++;
+		if (c == 0)
 			continue;
-		}
-		c = g_utf8_get_char_validated(p, end - p);
-		if (c == (gunichar)-1 || c == (gunichar)-2) {
-			p++;
-			if (in_invalid)
-				continue;
-			in_invalid = true;
-			c = 0xFFFD;
-		} else {
-			in_invalid = false;
-			p = g_utf8_next_char(p);
-		}
 		if (preview_space(c)) {
 			space = chars > 0;
 			continue;
