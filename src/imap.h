@@ -92,6 +92,12 @@ struct mb_imap_check_result {
 	const char *mechanism;     /* "PLAIN", "LOGIN", "XOAUTH2", "OAUTHBEARER" */
 };
 
+/* What the changed event reports, as a mask. */
+enum mb_imap_change {
+	MB_IMAP_CHANGE_EXPUNGE = 1 << 0, /* messages were expunged */
+	MB_IMAP_CHANGE_FLAGS = 1 << 1,   /* flags of messages changed */
+};
+
 struct mb_imap_events {
 	/* Signed in and mailbox names expanded: names (NULL-terminated, UTF-8,
 	 * borrowed) are the watched mailboxes that exist, in configuration
@@ -138,6 +144,18 @@ struct mb_imap_events {
 	 * FlagChange) or expunged (EXPUNGE) by another client. May be NULL. */
 	void (*gone)(struct mb_imap_session *session, const char *mailbox, uint32_t uidvalidity,
 		uint32_t uid, bool expunged, void *data);
+	/* Messages of a watched mailbox (UTF-8, borrowed) were expunged or
+	 * their flags changed, by any client (mailbell's own \Seen STORE
+	 * included); changes is a mask of enum mb_imap_change. In the selected
+	 * mailbox from EXPUNGE (RFC 3501 7.4.1), VANISHED (RFC 7162 3.2.10) or
+	 * a FETCH with FLAGS that is not part of the session's own UID FETCH;
+	 * elsewhere from NOTIFY STATUS events (RFC 5465 5.2, MessageExpunge and
+	 * FlagChange) or, without NOTIFY, the STATUS checks: MESSAGES lower
+	 * than the new UIDs explain, UNSEEN or HIGHESTMODSEQ moved without new
+	 * mail. New messages are not reported here (see messages). May be
+	 * NULL; must not call into the session. */
+	void (*changed)(struct mb_imap_session *session, const char *mailbox, unsigned changes,
+		void *data);
 	/* A STATUS answer or NOTIFY STATUS event (RFC 5465 5.2) gave mailbox's
 	 * UNSEEN count (RFC 3501 6.3.10). May be NULL. */
 	void (*unseen)(struct mb_imap_session *session, const char *mailbox, uint32_t unseen,

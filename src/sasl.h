@@ -22,4 +22,26 @@ char *mb_sasl_oauthbearer(const char *user, const char *host, unsigned port, con
  * value ("401", "invalid_token", ...) or NULL when absent or malformed. */
 char *mb_sasl_oauth_error_status(const char *challenge_b64);
 
+/* Credential commands (password_cmd, oauth_token_cmd), run through spawn.h:
+ * the command's first line of standard output is the secret, taken as bytes
+ * (a password need not be UTF-8). Run afresh for every sign-in: tokens
+ * expire and keyrings lock. */
+struct mb_sasl_secret_cmd;
+
+/* Called once with the secret (NUL-terminated; borrowed, wiped from memory
+ * after the call returns) or with secret NULL and why, a sanitized sentence
+ * without the key name: "failed (exit status 1): no such entry",
+ * "printed nothing", "did not finish within 30s", "cannot start: ...". */
+typedef void (*mb_sasl_secret_fn)(const char *secret, const char *why, void *data);
+
+/* Starts command under a deadline of timeout seconds (then the whole
+ * process group is ended). Never NULL: a command that cannot even start
+ * reports through done from the main loop. */
+struct mb_sasl_secret_cmd *mb_sasl_secret_run(const char *command, unsigned timeout,
+	mb_sasl_secret_fn done, void *data);
+
+/* Gives up on a running command: its process group gets SIGKILL and done
+ * never runs. NULL is a no-op. */
+void mb_sasl_secret_cancel(struct mb_sasl_secret_cmd *cmd);
+
 #endif
