@@ -13,6 +13,7 @@
 #include "message.h"
 #include "notify.h"
 #include "rules.h"
+#include "sync.h"
 #include "text.h"
 
 #define BACKOFF_MIN 1    /* seconds */
@@ -80,6 +81,7 @@ struct watch {
 	bool probing_secret;        /* running the credential command only to
 	                             * see whether its output changed */
 	bool caught_up;             /* reached IDLE (or polling) once: --once */
+	bool session_idled;         /* the current session reached IDLE */
 	bool failed;                /* --once/--check: gave up */
 };
 
@@ -117,6 +119,8 @@ struct mb_account {
 	enum mb_account_check_status check_status;
 	char *check_line;           /* set when the server answered LIST */
 	GList *hook_ctxs;           /* struct hook_ctx * whose hook is queued */
+	struct mb_sync *sync;       /* sync hooks; NULL unless watching */
+	bool once;                  /* mb_account_once(): flush sync at stop */
 };
 
 static void connect_watch(struct watch *w);
@@ -346,6 +350,47 @@ static void save_state(struct mb_account *a, struct mstate *ms, bool durable)
 
 static void check_once(struct mb_account *a);
 
+/* A change for the sync hook of mailbox, if one applies. */
+static void note_sync(struct mb_account *a, const char *mailbox, unsigned n_new, enum mb_sync_reason reason)
+{
+	if (!a->sync || a->stopping)
+		return;
+	const char *cmd = mb_account_config_sync_hook(a->config, a->ac, mailbox);
+	if (cmd)
+		mb_sync_note(a->sync, cmd, mailbox, n_new, reason);
+}
+
+/* "account\nmailbox" of every mailbox a connection reached IDLE on since
+ * mailbell started, across reloads that replace the account: a sign-in
+ * after that is a reconnect. */
+static GHashTable *signed_in;
+
+static char *signin_key(const struct mb_account *a, const char *mailbox)
+{
+	return g_strconcat(a->ac->name, "\n", mailbox, NULL);
+}
+
+/* Mail found at sign-in and the sign-in itself go to the start or
+ * reconnect run, whatever sync_on says. */
+static enum mb_sync_reason signin_reason(struct mb_account *a, const char *mailbox)
+{
+	char *key = signin_key(a, mailbox);
+	bool before = signed_in && g_hash_table_contains(signed_in, key);
+	g_free(key);
+	return before ? MB_SYNC_REASON_RECONNECT : MB_SYNC_REASON_START;
+}
+
+static void on_changed(struct mb_imap_session *session, const char *mailbox, unsigned changes, void *data)
+{
+	struct watch *w = data;
+	unsigned on = mb_account_config_sync_on(w->acct->config, w->acct->ac);
+	g_debug("%s: %s:%s%s", w->name, mailbox, changes & MB_IMAP_CHANGE_EXPUNGE ? " messages expunged" : "",
+		changes & MB_IMAP_CHANGE_FLAGS ? " flags changed" : "");
+	if (((changes & MB_IMAP_CHANGE_EXPUNGE) && (on & MB_SYNC_EXPUNGE))
+	    || ((changes & MB_IMAP_CHANGE_FLAGS) && (on & MB_SYNC_FLAGS)))
+		note_sync(w->acct, mailbox, 0, MB_SYNC_REASON_CHANGE);
+}
+
 static void on_idling(struct mb_imap_session *session, void *data)
 {
 	struct watch *w = data;
@@ -357,6 +402,15 @@ static void on_idling(struct mb_imap_session *session, void *data)
 	w->auth_failures = 0;
 	set_last_error(w, NULL);
 	set_watch_state(w, mb_imap_session_is_polling(session) ? MB_WATCH_POLLING : MB_WATCH_IDLE);
+	if (!w->session_idled) {
+		w->session_idled = true;
+		for (char **n = w->watching; n && *n; n++) {
+			note_sync(w->acct, *n, 0, signin_reason(w->acct, *n));
+			if (!signed_in)
+				signed_in = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+			g_hash_table_add(signed_in, signin_key(w->acct, *n));
+		}
+	}
 	if (!w->caught_up) {
 		w->caught_up = true;
 		check_once(w->acct);
@@ -467,6 +521,12 @@ static void on_messages(struct mb_imap_session *session, const struct mb_imap_ma
 	ms->st.uidvalidity = uidvalidity;
 	ms->st.last_uid = MAX(last_uid, known);
 	ms->st.highestmodseq = progress->highestmodseq;
+	if (msgs->len > 0) {
+		if (catchup)
+			note_sync(w->acct, mailbox, msgs->len, signin_reason(w->acct, mailbox));
+		else if (mb_account_config_sync_on(c, w->acct->ac) & MB_SYNC_NEW)
+			note_sync(w->acct, mailbox, msgs->len, MB_SYNC_REASON_CHANGE);
+	}
 	ms->in_report = true;
 	if (catchup && !ms->reported_before && !c->catchup && msgs->len > 0)
 		g_message("%s: %s: %u messages arrived while mailbell was not running: not reported (catchup = no)",
@@ -770,6 +830,7 @@ static const struct mb_imap_events session_events = {
 	.checked = on_checked,
 	.stored = on_stored,
 	.gone = on_gone,
+	.changed = on_changed,
 	.unseen = on_unseen,
 	.alert = on_alert,
 	.closed = on_closed,
@@ -801,6 +862,7 @@ static void start_session(struct watch *w, const char *secret)
 	w->secret_hash = g_compute_checksum_for_string(G_CHECKSUM_SHA256, secret ? secret : "", -1);
 	g_debug("%s: connecting to %s:%u", w->name, a->ac->host, a->ac->port);
 	set_watch_state(w, MB_WATCH_CONNECTING);
+	w->session_idled = false;
 	w->session = mb_imap_session_create(&p, &session_events, w);
 }
 
@@ -1093,12 +1155,17 @@ struct mb_account *mb_account_create(const struct mb_config *config,
 
 void mb_account_start(struct mb_account *a)
 {
+	if (!a->sync)
+		a->sync = mb_sync_create(a->ac->name, a->config->sync_delay, a->config->hook_timeout,
+			a->config->path);
 	for (guint i = 0; i < a->watches->len; i++)
 		connect_watch(a->watches->pdata[i]);
 }
 
 void mb_account_stop(struct mb_account *a, void (*done)(void *), void *data)
 {
+	if (a->once && a->sync)
+		mb_sync_flush(a->sync); /* the start run, before the LOGOUTs */
 	a->stopping = true;
 	a->stop_done = done;
 	a->stop_data = data;
@@ -1355,6 +1422,7 @@ void mb_account_once(struct mb_account *a, mb_account_once_fn done, void *data)
 {
 	a->once_done = done;
 	a->once_data = data;
+	a->once = true;
 	mb_account_start(a);
 }
 
@@ -1403,6 +1471,8 @@ void mb_account_reconfigure(struct mb_account *a, const struct mb_config *config
 {
 	a->config = config;
 	a->ac = ac;
+	if (a->sync)
+		mb_sync_set_limits(a->sync, config->sync_delay, config->hook_timeout, config->path);
 	if (!reconnect) {
 		for (guint i = 0; i < a->watches->len; i++) {
 			struct watch *w = a->watches->pdata[i];
@@ -1542,6 +1612,7 @@ void mb_account_destroy(struct mb_account *a)
 	for (GList *l = a->hook_ctxs; l; l = l->next)
 		((struct hook_ctx *)l->data)->acct = NULL;
 	g_list_free(a->hook_ctxs);
+	mb_sync_destroy(a->sync);
 	g_free(a->check_line);
 	g_free(a->task_mailbox);
 	if (a->store_uids)

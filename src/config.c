@@ -61,6 +61,7 @@ struct parser {
 	 * the library is built): a longer "key = value" line reaches inih as
 	 * "key =" and its value waits here for handle_pair(). */
 	char *long_value;
+	const char *key;        /* the key handle_pair() is setting */
 };
 
 /* A rule's "account =" line, which must match a configured account. */
@@ -89,6 +90,8 @@ enum value_kind {
 	KIND_QUIET,        /* struct mb_quiet_hours *: NULL unset */
 	KIND_CONDITION,    /* struct mb_condition *: NULL unset */
 	KIND_ACTIONS,      /* unsigned MB_ACTION_* bits */
+	KIND_SYNC_ON,      /* unsigned MB_SYNC_* bits; 0 is unset */
+	KIND_SYNC_MAP,     /* char **: MAILBOX, COMMAND pairs ("sync_hook.MAILBOX") */
 };
 
 /* One row per key: the parser, the defaults (applied by running set on def
@@ -449,6 +452,45 @@ set_account_hook(struct parser *p, const struct setting *s, void *field, const c
 	return true;
 }
 
+/* Whether LIST pattern (RFC 3501 6.3.8: "*" matches anything, "%" anything
+ * but the hierarchy delimiter, which is not known here, so also anything)
+ * matches name. INBOX is case-insensitive (RFC 3501 5.1). */
+static bool
+pattern_matches(const char *pattern, const char *name)
+{
+	if (g_ascii_strcasecmp(pattern, "INBOX") == 0)
+		return g_ascii_strcasecmp(name, "INBOX") == 0;
+	for (;;) {
+		if (*pattern == '*' || *pattern == '%') {
+			while (*pattern == '*' || *pattern == '%')
+				pattern++;
+			if (!*pattern)
+				return true;
+			for (const char *n = name; *n; n++) {
+				if (pattern_matches(pattern, n))
+					return true;
+			}
+			return false;
+		}
+		if (!*pattern || *pattern != *name)
+			return !*pattern && !*name;
+		pattern++;
+		name++;
+	}
+}
+
+/* Whether the account watches mailbox: one of its mailboxes, or matched by
+ * one of its LIST patterns. */
+static bool
+mailbox_watched(const struct mb_account_config *a, const char *mailbox)
+{
+	for (size_t i = 0; a->mailboxes && a->mailboxes[i]; i++) {
+		if (pattern_matches(a->mailboxes[i], mailbox))
+			return true;
+	}
+	return false;
+}
+
 /* For pairs of keys that exclude each other (password / password_cmd,
  * mailbox / mailboxes): the second one is the error. */
 static bool
@@ -707,6 +749,50 @@ set_rule_size(struct parser *p, const struct setting *s, void *field, const char
 	return true;
 }
 
+static const char *const sync_on_names[] = { "new", "expunge", "flags" };
+
+/* sync_on: a list of new, expunge, flags. */
+static bool
+set_sync_on(struct parser *p, const struct setting *s, void *field, const char *value)
+{
+	char **words = split_list(p, s, value);
+	if (!words)
+		return false;
+	unsigned mask = 0;
+	for (size_t i = 0; words[i]; i++) {
+		size_t k = 0;
+		while (k < G_N_ELEMENTS(sync_on_names) && g_ascii_strcasecmp(words[i], sync_on_names[k]) != 0)
+			k++;
+		if (k == G_N_ELEMENTS(sync_on_names)) {
+			fail(p, p->lineno, "bad word '%s' in %s: use new, expunge and flags", words[i], s->key);
+			g_strfreev(words);
+			return false;
+		}
+		mask |= 1u << k;
+	}
+	g_strfreev(words);
+	*(unsigned *)field = mask;
+	return true;
+}
+
+/* "sync_hook.MAILBOX = COMMAND": one more pair; an empty command means none
+ * for that mailbox (overriding the account's sync_hook). */
+static bool
+set_sync_map(struct parser *p, const struct setting *s, void *field, const char *value)
+{
+	const char *mailbox = p->key + strlen("sync_hook.");
+	if (*mailbox == '\0')
+		return fail(p, p->lineno, "missing mailbox name in '%s': use sync_hook.MAILBOX = COMMAND", p->key);
+	(void)s;
+	char ***pairs = field;
+	size_t n = *pairs ? g_strv_length(*pairs) : 0;
+	*pairs = g_renew(char *, *pairs, n + 3);
+	(*pairs)[n] = g_strdup(mailbox);
+	(*pairs)[n + 1] = g_strdup(value);
+	(*pairs)[n + 2] = NULL;
+	return true;
+}
+
 /* The type of a row: its setter, how the value is stored and the type's
  * name in mailbell.ini(5). */
 #define T_DURATION .set = set_duration, .kind = KIND_DURATION, .type = "duration"
@@ -727,6 +813,7 @@ set_rule_size(struct parser *p, const struct setting *s, void *field, const char
 #define T_QUIET .set = set_quiet_hours, .kind = KIND_QUIET, .type = "time ranges"
 #define T_CONDITION .set = set_condition, .kind = KIND_CONDITION, .type = "pattern list"
 #define T_ACTIONS .set = set_actions, .kind = KIND_ACTIONS, .type = "list"
+#define T_SYNC_ON .set = set_sync_on, .kind = KIND_SYNC_ON, .type = "list"
 
 /* ROW(key, member, default, flags, description, type[, .min = , .max = ]) */
 #define GENERAL(key_, member, def_, flags_, desc_, ...) \
@@ -776,8 +863,17 @@ static const struct setting settings[] = {
 		"command run for every new message",
 		T_COMMAND(set_general_hook)),
 	GENERAL("hook_timeout", hook_timeout, "1m", 0,
-		"how long a hook may run before it gets SIGTERM",
+		"how long a hook or sync hook may run before it gets SIGTERM",
 		T_DURATION, .min = 1, .max = 3600),
+	GENERAL("sync_hook", sync_hook, NULL, 0,
+		"command run once per burst of changes in an account's mailboxes, and after each sign-in",
+		T_COMMAND(set_general_hook)),
+	GENERAL("sync_on", sync_on, "new", 0,
+		"which changes start the sync hook: new, expunge, flags",
+		T_SYNC_ON),
+	GENERAL("sync_delay", sync_delay, "1s", 0,
+		"how long changes must pause before the sync hook runs",
+		T_DURATION, .min = 0, .max = 3600),
 	GENERAL("state_dir", state_dir, NULL, 0,
 		"where the UIDVALIDITY and last UID of each mailbox are kept",
 		T_PATH),
@@ -854,6 +950,15 @@ static const struct setting settings[] = {
 	ACCOUNT("hook", hook, NULL, INHERITS,
 		"the hook for this account; empty: none",
 		T_COMMAND(set_account_hook)),
+	ACCOUNT("sync_hook", sync_hook, NULL, INHERITS,
+		"the sync hook for this account; empty: none",
+		T_COMMAND(set_account_hook)),
+	ACCOUNT("sync_hook.MAILBOX", sync_hooks, NULL, 0,
+		"the sync hook for changes in MAILBOX instead of the account's; empty: none",
+		.set = set_sync_map, .kind = KIND_SYNC_MAP, .type = "command"),
+	ACCOUNT("sync_on", sync_on, NULL, INHERITS,
+		"sync_on for this account",
+		T_SYNC_ON),
 	ACCOUNT("poll_interval", poll_interval, NULL, SESSION | INHERITS,
 		"the polling interval for this account",
 		T_DURATION, .min = 10, .max = 3600),
@@ -914,6 +1019,8 @@ account_destroy(struct mb_account_config *account)
 	g_free(account->open_cmd);
 	g_free(account->icon);
 	g_free(account->hook);
+	g_free(account->sync_hook);
+	g_strfreev(account->sync_hooks);
 	quiet_destroy(account->quiet_hours);
 	if (account->key_lines)
 		g_hash_table_destroy(account->key_lines);
@@ -1029,6 +1136,18 @@ finish_section(struct parser *p)
 				"token and %s is not used: remove one, or set auth = plain or login", a->name, pw_key);
 		if (!seen(p, "port"))
 			a->port = a->tls == MB_TLS_IMPLICIT ? 993 : 143;
+		for (size_t i = 0; a->sync_hooks && a->sync_hooks[i]; i += 2) {
+			if (!mailbox_watched(a, a->sync_hooks[i])) {
+				char *key = g_strconcat("sync_hook.", a->sync_hooks[i], NULL);
+				int at = seen_line(p, key);
+				g_free(key);
+				char *list = g_strjoinv(", ", a->mailboxes);
+				fail(p, at, "account %s: sync_hook.%s: %s is not one of the mailboxes watched (%s)",
+					a->name, a->sync_hooks[i], a->sync_hooks[i], list);
+				g_free(list);
+				return false;
+			}
+		}
 	} else if (p->kind == SECTION_RULE) {
 		return finish_rule(p);
 	}
@@ -1279,14 +1398,17 @@ handle_pair(void *user, const char *section, const char *key, const char *value)
 		return fail(p, p->lineno, "missing key before '='");
 
 	const struct setting *s = NULL;
+	bool per_mailbox = p->kind == SECTION_ACCOUNT && g_str_has_prefix(key, "sync_hook.");
 	for (size_t i = 0; i < G_N_ELEMENTS(settings); i++) {
-		if (settings[i].section == p->kind && strcmp(settings[i].key, key) == 0) {
+		if (settings[i].section == p->kind
+		    && strcmp(settings[i].key, per_mailbox ? "sync_hook.MAILBOX" : key) == 0) {
 			s = &settings[i];
 			break;
 		}
 	}
 	if (!s)
 		return fail(p, p->lineno, "unknown key '%s' in %s", key, p->label);
+	p->key = key;
 
 	gpointer first;
 	if (g_hash_table_lookup_extended(p->seen, key, NULL, &first))
@@ -1429,6 +1551,7 @@ mb_config_destroy(struct mb_config *config)
 	g_free(config->open_cmd);
 	g_free(config->icon);
 	g_free(config->hook);
+	g_free(config->sync_hook);
 	g_free(config->state_dir);
 	quiet_destroy(config->quiet_hours);
 	if (config->key_lines)
@@ -1450,6 +1573,39 @@ bool
 mb_account_config_notify(const struct mb_config *config, const struct mb_account_config *account)
 {
 	return account->notify >= 0 ? account->notify != 0 : config->notify;
+}
+
+const char *
+mb_account_config_sync_hook(const struct mb_config *config, const struct mb_account_config *account,
+	const char *mailbox)
+{
+	for (size_t i = 0; mailbox && account->sync_hooks && account->sync_hooks[i]; i += 2) {
+		const char *m = account->sync_hooks[i];
+		if (strcmp(m, mailbox) == 0 || (g_ascii_strcasecmp(m, "INBOX") == 0
+			&& g_ascii_strcasecmp(mailbox, "INBOX") == 0))
+			return account->sync_hooks[i + 1][0] ? account->sync_hooks[i + 1] : NULL;
+	}
+	if (account->sync_hook)
+		return account->sync_hook[0] ? account->sync_hook : NULL;
+	return config->sync_hook;
+}
+
+bool
+mb_account_config_has_sync_hook(const struct mb_config *config, const struct mb_account_config *account)
+{
+	if (mb_account_config_sync_hook(config, account, NULL))
+		return true;
+	for (size_t i = 0; account->sync_hooks && account->sync_hooks[i]; i += 2) {
+		if (account->sync_hooks[i + 1][0])
+			return true;
+	}
+	return false;
+}
+
+unsigned
+mb_account_config_sync_on(const struct mb_config *config, const struct mb_account_config *account)
+{
+	return account->sync_on ? account->sync_on : config->sync_on;
 }
 
 const char *
@@ -1610,6 +1766,12 @@ get_value(const struct setting *s, const void *field)
 	case KIND_ACTIONS:
 		v.u = *(const unsigned *)field;
 		break;
+	case KIND_SYNC_ON:
+		v.u = *(const unsigned *)field;
+		if (v.u == 0)
+			v.type = V_NONE;
+		break;
+
 	case KIND_PORT:
 		v.u = *(const uint16_t *)field;
 		break;
@@ -1646,6 +1808,7 @@ get_value(const struct setting *s, const void *field)
 			v.str = NULL;
 		break;
 	case KIND_LIST:
+	case KIND_SYNC_MAP:
 		v.type = V_LIST;
 		v.list = *(char **const *)field;
 		break;
@@ -1719,6 +1882,7 @@ is_unset(const struct setting *s, const void *field)
 {
 	switch (s->kind) {
 	case KIND_DURATION:
+	case KIND_SYNC_ON:
 		return *(const unsigned *)field == 0;
 	case KIND_TRISTATE:
 		return *(const int *)field < 0;
@@ -1838,6 +2002,12 @@ format_value(const struct setting *s, const void *field)
 		/* "hook =" in an account, written: "" */
 		return g_strdup(*(char *const *)field);
 	case V_LIST:
+		if (s->kind == KIND_SYNC_MAP && v.list) {
+			GString *out = g_string_new(NULL);
+			for (size_t i = 0; v.list[i] && v.list[i + 1]; i += 2)
+				g_string_append_printf(out, "%s%s: %s", i ? "; " : "", v.list[i], v.list[i + 1]);
+			return g_string_free(out, FALSE);
+		}
 		return v.list ? g_strjoinv(", ", (char **)v.list) : NULL;
 	case V_QUIET:
 		return v.quiet ? mb_quiet_hours_format(v.quiet) : NULL;
@@ -1875,6 +2045,14 @@ format_value(const struct setting *s, const void *field)
 		const char *notify = v.u & MB_ACTION_NOTIFY ? "notify" : NULL;
 		const char *hook = v.u & MB_ACTION_HOOK ? "hook" : NULL;
 		return g_strjoin(", ", notify ? notify : hook, notify ? hook : NULL, NULL);
+	}
+	case KIND_SYNC_ON: {
+		GString *out = g_string_new(NULL);
+		for (size_t k = 0; k < G_N_ELEMENTS(sync_on_names); k++) {
+			if (v.u & (1u << k))
+				g_string_append_printf(out, "%s%s", out->len ? ", " : "", sync_on_names[k]);
+		}
+		return g_string_free(out, FALSE);
 	}
 	default:
 		return g_strdup_printf("%" G_GUINT64_FORMAT, v.u);
@@ -1921,6 +2099,8 @@ mb_config_foreach_value(const struct mb_config *config, const struct mb_account_
 		else
 			value = format_value(e, field);
 		bool written = key_lines && g_hash_table_contains(key_lines, s->key);
+		if (s->kind == KIND_SYNC_MAP)
+			written = value != NULL;
 		fn(&info[i], value, !written, data);
 		g_free(value);
 	}

@@ -31,6 +31,13 @@ enum mb_auth_method {
 	MB_AUTH_OAUTHBEARER, /* RFC 7628 */
 };
 
+/* Which changes start a sync hook (sync_on), as a mask. */
+enum mb_sync_on {
+	MB_SYNC_NEW = 1 << 0,     /* new messages */
+	MB_SYNC_EXPUNGE = 1 << 1, /* messages expunged */
+	MB_SYNC_FLAGS = 1 << 2,   /* flags changed (read, flagged, ...) */
+};
+
 /* Defaults, ranges and descriptions of every key are in the settings table
  * (mb_config_settings(), mailbell.ini(5)); the comments here say what an
  * unset value means. */
@@ -53,6 +60,11 @@ struct mb_account_config {
 	int sound;              /* -1: inherit [general], 0 no, 1 yes */
 	char *icon;             /* NULL: inherit [general] */
 	char *hook;             /* NULL: inherit [general]; "" means none */
+	char *sync_hook;        /* NULL: inherit [general]; "" means none */
+	unsigned sync_on;       /* MB_SYNC_* mask; 0: inherit [general] */
+	char **sync_hooks;      /* "sync_hook.MAILBOX" keys: NULL-terminated
+	                         * pairs MAILBOX, COMMAND ("" means none), in
+	                         * file order; NULL when there are none */
 	unsigned poll_interval; /* seconds; 0: inherit [general] */
 	unsigned max_connections;
 	int64_t download_limit; /* octets; -1: inherit [general] */
@@ -78,6 +90,9 @@ struct mb_config {
 	unsigned coalesce;      /* seconds; 0: every message on its own */
 	unsigned dedupe_window; /* seconds; 0: no dedupe */
 	char *hook;             /* NULL: no hook */
+	char *sync_hook;        /* NULL: no sync hook */
+	unsigned sync_on;       /* MB_SYNC_* mask, never 0 */
+	unsigned sync_delay;    /* seconds of quiet before a sync hook runs */
 	char *state_dir;        /* NULL: $XDG_STATE_HOME/mailbell */
 	bool catchup;
 	unsigned catchup_summary; /* lines of a grouped notification */
@@ -131,6 +146,20 @@ bool mb_size_parse(const char *text, uint64_t *octets_r);
  * [general] sets one); the string is borrowed from config or account. */
 bool mb_account_config_notify(const struct mb_config *config, const struct mb_account_config *account);
 const char *mb_account_config_hook(const struct mb_config *config, const struct mb_account_config *account);
+
+/* Effective sync hook of changes in mailbox (UTF-8, as the server names it)
+ * of account: the account's "sync_hook.MAILBOX", else its sync_hook, else
+ * [general]'s; NULL when none applies (an empty value is none). mailbox NULL:
+ * the account's own, ignoring per-mailbox keys. Borrowed. */
+const char *mb_account_config_sync_hook(const struct mb_config *config, const struct mb_account_config *account,
+	const char *mailbox);
+
+/* Whether any sync hook can run for account (its own, [general]'s or a
+ * per-mailbox one). */
+bool mb_account_config_has_sync_hook(const struct mb_config *config, const struct mb_account_config *account);
+
+/* Effective sync_on of an account (MB_SYNC_* mask, never 0). */
+unsigned mb_account_config_sync_on(const struct mb_config *config, const struct mb_account_config *account);
 
 /* Effective notification settings of an account: its own, else
  * [general]'s. open_cmd is NULL when the account has none (its own

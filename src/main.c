@@ -16,6 +16,7 @@
 #include "config.h"
 #include "ctl.h"
 #include "hook.h"
+#include "sync.h"
 #include "log.h"
 #include "message.h"
 #include "notify.h"
@@ -489,9 +490,16 @@ static void on_mark_read(const char *account, const char *mailbox, uint32_t uidv
 
 static unsigned once_pending;
 
-static void once_hooks_done(void *data)
+static void once_syncs_done(void *data)
 {
 	quit();
+}
+
+static void once_hooks_done(void *data)
+{
+	if (mb_sync_pending() > 0)
+		g_info("waiting for %u sync hook(s)", mb_sync_pending());
+	mb_sync_when_idle(once_syncs_done, NULL);
 }
 
 static void once_stopped(void *data)

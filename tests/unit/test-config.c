@@ -391,7 +391,7 @@ START_TEST(test_full_fixture)
 	ck_assert_int_eq(w->preview, 1);
 	ck_assert_ptr_nonnull(w->quiet_hours);
 	ck_assert_uint_eq(w->quiet_hours->n, 0);
-	ck_assert_int_eq(w->line, 23);
+	ck_assert_int_eq(w->line, 26);
 	ck_assert(mb_account_config_notify(c, w));
 	ck_assert_ptr_null(mb_account_config_open_cmd(c, w));
 	ck_assert(mb_account_config_mark_read(c, w));
@@ -434,7 +434,7 @@ START_TEST(test_full_fixture)
 	ck_assert_int_eq(g_ascii_strcasecmp(n->from->patterns[1].glob, "newsletter?@*.example.net"), 0);
 	ck_assert_uint_eq(n->actions, MB_ACTION_IGNORE);
 	ck_assert_uint_eq(rule(c, 1)->actions, MB_ACTION_NOTIFY);
-	ck_assert_int_eq(rule(c, 1)->line, 64);
+	ck_assert_int_eq(rule(c, 1)->line, 71);
 	const struct mb_rule *e = rule(c, 2);
 	ck_assert_ptr_nonnull(e->to);
 	ck_assert_ptr_nonnull(e->subject);
@@ -454,7 +454,11 @@ START_TEST(test_full_fixture)
 	for (size_t i = 0; i < n_settings; i++) {
 		const struct mb_setting_info *si = &settings[i];
 		bool found = false;
-		if (strcmp(si->section, "general") == 0) {
+		if (strcmp(si->section, "account") == 0 && g_str_has_suffix(si->key, ".MAILBOX")) {
+			/* written with a real mailbox name */
+			for (guint j = 0; j < c->accounts->len && !found; j++)
+				found = account(c, j)->sync_hooks != NULL;
+		} else if (strcmp(si->section, "general") == 0) {
 			found = g_hash_table_contains(c->key_lines, si->key);
 		} else if (strcmp(si->section, "account") == 0) {
 			for (guint j = 0; j < c->accounts->len && !found; j++)
@@ -639,6 +643,49 @@ START_TEST(test_hook_empty_vs_unset)
 	ck_assert_ptr_null(c->hook);
 	ck_assert_ptr_null(mb_account_config_hook(c, account(c, 0)));
 	mb_config_destroy(c);
+}
+END_TEST
+
+START_TEST(test_sync_hooks)
+{
+	struct mb_config *c = load_ok("[general]\nsync_hook = mbsync -a\nsync_delay = 0s\n"
+		"[account work]\nhost = h\nuser = u\npassword = p\nmailboxes = INBOX, Lists/*, Café\n"
+		"sync_on = flags, NEW\nsync_hook.inbox = sync-inbox\nsync_hook.Lists/rust = sync-rust\n"
+		"sync_hook.Café =\n"
+		"[account none]\nhost = h\nuser = u\npassword = p\nsync_hook =\n"
+		"[account plain]\nhost = h\nuser = u\npassword = p\n");
+	ck_assert_uint_eq(c->sync_on, MB_SYNC_NEW);
+	ck_assert_uint_eq(c->sync_delay, 0);
+	const struct mb_account_config *w = account(c, 0);
+	ck_assert_uint_eq(mb_account_config_sync_on(c, w), MB_SYNC_NEW | MB_SYNC_FLAGS);
+	/* INBOX is case-insensitive, a pattern's match is accepted, empty is none */
+	ck_assert_str_eq(mb_account_config_sync_hook(c, w, "INBOX"), "sync-inbox");
+	ck_assert_str_eq(mb_account_config_sync_hook(c, w, "Lists/rust"), "sync-rust");
+	ck_assert_str_eq(mb_account_config_sync_hook(c, w, "Lists/dev"), "mbsync -a");
+	ck_assert_ptr_null(mb_account_config_sync_hook(c, w, "Café"));
+	ck_assert_str_eq(mb_account_config_sync_hook(c, w, NULL), "mbsync -a");
+	ck_assert(mb_account_config_has_sync_hook(c, w));
+	ck_assert_ptr_null(mb_account_config_sync_hook(c, account(c, 1), "INBOX"));
+	ck_assert(!mb_account_config_has_sync_hook(c, account(c, 1)));
+	ck_assert_str_eq(mb_account_config_sync_hook(c, account(c, 2), "INBOX"), "mbsync -a");
+	ck_assert_uint_eq(mb_account_config_sync_on(c, account(c, 2)), MB_SYNC_NEW);
+	mb_config_destroy(c);
+
+	/* a per-mailbox hook alone is a sync hook */
+	c = load_ok(ACCOUNT "sync_hook.INBOX = x\n");
+	ck_assert(mb_account_config_has_sync_hook(c, account(c, 0)));
+	ck_assert_ptr_null(mb_account_config_sync_hook(c, account(c, 0), NULL));
+	mb_config_destroy(c);
+
+	assert_error(ACCOUNT "sync_hook.Work = x\n",
+		"5: account a: sync_hook.Work: Work is not one of the mailboxes watched (INBOX)");
+	assert_error(ACCOUNT "sync_hook. = x\n", "5: missing mailbox name in 'sync_hook.': use sync_hook.MAILBOX = COMMAND");
+	assert_error(ACCOUNT "sync_hook.INBOX = x\nsync_hook.INBOX = y\n",
+		"6: duplicate key 'sync_hook.INBOX' in [account a] (first on line 5)");
+	assert_error(ACCOUNT "sync_on = new, moved\n", "5: bad word 'moved' in sync_on: use new, expunge and flags");
+	assert_error(ACCOUNT "sync_on =\n", "5: empty value for sync_on");
+	assert_error("[general]\nsync_hook.INBOX = x\n", "2: unknown key 'sync_hook.INBOX' in [general]");
+	assert_error("[general]\nsync_delay = 2h\n" ACCOUNT, "2: sync_delay must be between 0s and 1h");
 }
 END_TEST
 
@@ -1393,6 +1440,9 @@ START_TEST(test_foreach_value)
 		"*dedupe_window = 1d\n"
 		"*hook = (unset)\n"
 		"*hook_timeout = 1m\n"
+		"*sync_hook = (unset)\n"
+		"*sync_on = new\n"
+		"*sync_delay = 1s\n"
 		"*state_dir = (unset)\n"
 		"*poll_interval = 2m\n"
 		"*catchup = yes\n"
@@ -1420,6 +1470,9 @@ START_TEST(test_foreach_value)
 		"*sound = no\n"
 		"*icon = mail-unread\n"
 		"*hook = (unset)\n"
+		"*sync_hook = (unset)\n"
+		"*sync_hook.MAILBOX = (unset)\n"
+		"*sync_on = new\n"
 		"*poll_interval = 2m\n"
 		"*max_connections = 5\n"
 		"*download_limit = 0\n"
@@ -1461,6 +1514,9 @@ START_TEST(test_foreach_value)
 		"dedupe_window = 2d\n"
 		"hook = notify-send \"$MAILBELL_SUBJECT\"\n"
 		"hook_timeout = 2m\n"
+		"sync_hook = mbsync -a\n"
+		"sync_on = new, expunge\n"
+		"sync_delay = 3s\n"
 		"state_dir = /var/tmp/mailbell-state\n"
 		"poll_interval = 5m\n"
 		"catchup = no\n"
@@ -1488,6 +1544,9 @@ START_TEST(test_foreach_value)
 		"sound = no\n"
 		"icon = mail-message-new\n"
 		"hook = \n"
+		"sync_hook = mbsync work\n"
+		"sync_hook.MAILBOX = Lists/dev: mbsync work:dev; Work Stuff: \n"
+		"sync_on = new, expunge, flags\n"
 		"poll_interval = 30s\n"
 		"max_connections = 2\n"
 		"download_limit = 1048576\n"
@@ -1513,6 +1572,9 @@ START_TEST(test_foreach_value)
 		"*sound = yes\n"
 		"*icon = /usr/share/icons/mail.svg\n"
 		"*hook = notify-send \"$MAILBELL_SUBJECT\"\n"
+		"*sync_hook = mbsync -a\n"
+		"*sync_hook.MAILBOX = (unset)\n"
+		"*sync_on = new, expunge\n"
 		"*poll_interval = 5m\n"
 		"*max_connections = 5\n"
 		"*download_limit = 65536\n"
@@ -1656,6 +1718,9 @@ static const struct change other_changes[] = {
 	{ "general", "dedupe_window", ACCOUNT, "[general]\ndedupe_window = 2d\n" ACCOUNT },
 	{ "general", "hook", ACCOUNT, "[general]\nhook = run-it\n" ACCOUNT },
 	{ "general", "hook_timeout", ACCOUNT, "[general]\nhook_timeout = 2m\n" ACCOUNT },
+	{ "general", "sync_hook", ACCOUNT, "[general]\nsync_hook = mbsync -a\n" ACCOUNT },
+	{ "general", "sync_on", ACCOUNT, "[general]\nsync_on = new, flags\n" ACCOUNT },
+	{ "general", "sync_delay", ACCOUNT, "[general]\nsync_delay = 0s\n" ACCOUNT },
 	{ "general", "state_dir", ACCOUNT, "[general]\nstate_dir = /tmp/mb\n" ACCOUNT },
 	{ "general", "catchup", ACCOUNT, "[general]\ncatchup = no\n" ACCOUNT },
 	{ "general", "catchup_summary", ACCOUNT, "[general]\ncatchup_summary = 6\n" ACCOUNT },
@@ -1670,6 +1735,11 @@ static const struct change other_changes[] = {
 	{ "account", "sound", ACCOUNT, ACCOUNT "sound = yes\n" },
 	{ "account", "icon", ACCOUNT, ACCOUNT "icon = mail-message-new\n" },
 	{ "account", "hook", ACCOUNT "hook = a\n", ACCOUNT "hook = b\n" },
+	{ "account", "sync_hook", ACCOUNT, ACCOUNT "sync_hook = mbsync a\n" },
+	{ "account", "sync_hook", "[general]\nsync_hook = x\n" ACCOUNT, "[general]\nsync_hook = x\n" ACCOUNT "sync_hook =\n" },
+	{ "account", "sync_hook.MAILBOX", ACCOUNT, ACCOUNT "sync_hook.INBOX = x\n" },
+	{ "account", "sync_hook.MAILBOX", ACCOUNT "sync_hook.INBOX = x\n", ACCOUNT "sync_hook.INBOX = y\n" },
+	{ "account", "sync_on", ACCOUNT, ACCOUNT "sync_on = expunge\n" },
 	{ "account", "download_limit", ACCOUNT, ACCOUNT "download_limit = 64K\n" },
 	{ "account", "preview", ACCOUNT, ACCOUNT "preview = off\n" },
 	{ "account", "quiet_hours", ACCOUNT "quiet_hours = 22:00-07:00\n", ACCOUNT "quiet_hours = 22:00-07:30\n" },
@@ -1911,6 +1981,7 @@ config_suite(void)
 	tcase_add_test(tc, test_bad_values);
 	tcase_add_test(tc, test_bools);
 	tcase_add_test(tc, test_hook_empty_vs_unset);
+	tcase_add_test(tc, test_sync_hooks);
 	tcase_add_test(tc, test_notification_keys);
 	tcase_add_test(tc, test_download_preview);
 	tcase_add_test(tc, test_rule_keys);
