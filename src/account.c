@@ -13,6 +13,7 @@
 #include "message.h"
 #include "notify.h"
 #include "rules.h"
+#include "sasl.h"
 #include "sync.h"
 #include "text.h"
 
@@ -63,10 +64,7 @@ struct watch {
 	bool waiting_network;       /* a retry is due but the network is down */
 	gint64 healthy_since;       /* monotonic µs when IDLE began, 0 if not */
 	bool failure_told;          /* the user heard of this failure streak */
-	GSubprocess *cred_proc;
-	GCancellable *cred_cancel;
-	pid_t cred_pgid;            /* process group of the running command */
-	guint cred_timer;
+	struct mb_sasl_secret_cmd *cred; /* the running credential command */
 	/* for mailbell ctl status */
 	enum mb_watch_state state;
 	gint64 state_since;         /* Unix seconds */
@@ -866,34 +864,12 @@ static void start_session(struct watch *w, const char *secret)
 	w->session = mb_imap_session_create(&p, &session_events, w);
 }
 
+/* The whole process group gets SIGKILL (see spawn.h): killing only the
+ * shell would leave a hung password manager (or its pinentry) behind. */
 static void cred_cleanup(struct watch *w)
 {
-	if (w->cred_timer)
-		g_source_remove(w->cred_timer);
-	w->cred_timer = 0;
-	if (w->cred_cancel) {
-		g_cancellable_cancel(w->cred_cancel);
-		g_clear_object(&w->cred_cancel);
-	}
-	if (w->cred_proc) {
-		/* The whole process group (see cred_child_setup), remembered at
-		 * spawn: the shell may be gone while a child it left in the
-		 * background still holds stdout. A group id is not reused while
-		 * any member lives. */
-		if (w->cred_pgid > 0)
-			kill(-w->cred_pgid, SIGKILL);
-		g_subprocess_force_exit(w->cred_proc);
-		g_clear_object(&w->cred_proc);
-	}
-	w->cred_pgid = 0;
-}
-
-/* A credential command runs in a process group of its own so that the
- * deadline ends all of it: killing only the shell would leave a hung
- * password manager (or its pinentry) behind, one more per sign-in attempt. */
-static void cred_child_setup(gpointer data)
-{
-	setpgid(0, 0);
+	mb_sasl_secret_cancel(w->cred);
+	w->cred = NULL;
 }
 
 /* Which secret the sign-in needs: an OAuth2 token for xoauth2/oauthbearer,
@@ -952,90 +928,30 @@ static void cred_failed(struct watch *w, const char *fmt, ...)
 	schedule_retry(w, delay);
 }
 
-/* The first line of what a credential command printed, as bytes (a
- * password need not be UTF-8), or NULL when it printed no line or a NUL. */
-static char *first_line(GBytes *out)
+static void on_cred_done(const char *secret, const char *why, void *data)
 {
-	gsize len = 0;
-	const char *p = out ? g_bytes_get_data(out, &len) : NULL;
-	if (!p)
-		return NULL;
-	size_t n = 0;
-	while (n < len && p[n] != '\r' && p[n] != '\n')
-		n++;
-	if (n == 0 || memchr(p, '\0', n))
-		return NULL;
-	return g_strndup(p, n);
-}
-
-static void wipe_bytes(GBytes *b)
-{
-	if (!b)
-		return;
-	gsize len;
-	/* the only reference is ours: GSubprocess handed it over */
-	void *p = (void *)g_bytes_get_data(b, &len);
-	if (p && len)
-		explicit_bzero(p, len);
-	g_bytes_unref(b);
-}
-
-static void on_cred_done(GObject *source, GAsyncResult *res, gpointer data)
-{
-	GSubprocess *proc = G_SUBPROCESS(source);
-	GBytes *out = NULL, *err = NULL;
-	GError *error = NULL;
-	bool ok = g_subprocess_communicate_finish(proc, res, &out, &err, &error);
-	if (!ok && g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
-		g_error_free(error);
-		return; /* the watch is gone or gave up; data may be stale */
-	}
 	struct watch *w = data;
+	w->cred = NULL; /* gone when this returns */
 	bool probing = w->probing_secret;
 	w->probing_secret = false;
-	if (w->cred_timer)
-		g_source_remove(w->cred_timer);
-	w->cred_timer = 0;
-	g_clear_object(&w->cred_cancel);
-	if (!ok) {
-		cred_failed(w, "failed: %s", error->message);
-		g_error_free(error);
-	} else if (!g_subprocess_get_if_exited(proc) || g_subprocess_get_exit_status(proc) != 0) {
-		gsize elen = 0;
-		const char *ep = err ? g_bytes_get_data(err, &elen) : NULL;
-		char *e = g_strstrip(mb_text_sanitize(ep ? ep : "", elen));
-		cred_failed(w, "failed (exit status %d)%s%s",
-			g_subprocess_get_if_exited(proc) ? g_subprocess_get_exit_status(proc) : -1,
-			*e ? ": " : "", e);
-		g_free(e);
-	} else {
-		char *secret = first_line(out);
-		char *hash = secret ? g_compute_checksum_for_string(G_CHECKSUM_SHA256, secret, -1) : NULL;
-		if (!secret) {
-			cred_failed(w, "printed nothing");
-		} else if (probing && w->failed_hash && strcmp(hash, w->failed_hash) == 0) {
-			/* still the rejected secret: keep waiting */
-			w->retry_timer = g_timeout_add_seconds(BACKOFF_MAX, on_secret_probe, w);
-		} else {
-			if (probing) {
-				g_message("%s: %s prints a new secret: signing in again", w->name,
-					cred_key(w->acct));
-				/* one more rejection stops it again */
-				w->auth_failures = AUTH_FAILURES_MAX - 1;
-			}
-			start_session(w, secret);
-		}
-		if (secret) {
-			explicit_bzero(secret, strlen(secret));
-			g_free(secret);
-		}
-		g_free(hash);
+	if (!secret) {
+		cred_failed(w, "%s", why);
+		return;
 	}
-	g_clear_object(&w->cred_proc);
-	w->cred_pgid = 0;
-	wipe_bytes(out);
-	if (err)
-		g_bytes_unref(err);
+	char *hash = g_compute_checksum_for_string(G_CHECKSUM_SHA256, secret, -1);
+	if (probing && w->failed_hash && strcmp(hash, w->failed_hash) == 0) {
+		/* still the rejected secret: keep waiting */
+		w->retry_timer = g_timeout_add_seconds(BACKOFF_MAX, on_secret_probe, w);
+	} else {
+		if (probing) {
+			g_message("%s: %s prints a new secret: signing in again", w->name,
+				cred_key(w->acct));
+			/* one more rejection stops it again */
+			w->auth_failures = AUTH_FAILURES_MAX - 1;
+		}
+		start_session(w, secret);
+	}
+	g_free(hash);
 }
 
 /* Stopped after rejected sign-ins: see whether the credential command now
@@ -1049,20 +965,11 @@ static gboolean on_secret_probe(gpointer data)
 	return G_SOURCE_REMOVE;
 }
 
-static gboolean on_cred_timeout(gpointer data)
-{
-	struct watch *w = data;
-	w->cred_timer = 0;
-	cred_cleanup(w);
-	cred_failed(w, "did not finish within %us", w->acct->config->timeout);
-	return G_SOURCE_REMOVE;
-}
-
 static void connect_watch(struct watch *w)
 {
 	struct mb_account *a = w->acct;
 	w->waiting_network = false;
-	if (a->stopping || w->session || w->cred_proc)
+	if (a->stopping || w->session || w->cred)
 		return;
 	if (!w->probing_secret)
 		set_watch_state(w, MB_WATCH_CONNECTING);
@@ -1072,30 +979,9 @@ static void connect_watch(struct watch *w)
 		return;
 	}
 	/* Run afresh for every sign-in: tokens expire and keyrings lock. */
-	GError *error = NULL;
-	const char *argv[] = { "/bin/sh", "-c", cmd, NULL };
-	GSubprocessLauncher *launcher = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE
-		| G_SUBPROCESS_FLAGS_STDERR_PIPE);
-	g_subprocess_launcher_set_child_setup(launcher, cred_child_setup, NULL, NULL);
-	w->cred_proc = g_subprocess_launcher_spawnv(launcher, argv, &error);
-	g_object_unref(launcher);
-	if (w->cred_proc) {
-		/* Also from this side, so that a kill right after the spawn
-		 * finds the group (the usual double setpgid). */
-		const char *id = g_subprocess_get_identifier(w->cred_proc);
-		pid_t pid = id ? (pid_t)g_ascii_strtoll(id, NULL, 10) : 0;
-		if (pid > 0)
-			setpgid(pid, pid);
-		w->cred_pgid = pid;
-	}
-	if (!w->cred_proc) {
-		cred_failed(w, "cannot start: %s", error->message);
-		g_error_free(error);
-		return;
-	}
-	w->cred_cancel = g_cancellable_new();
-	g_subprocess_communicate_async(w->cred_proc, NULL, w->cred_cancel, on_cred_done, w);
-	w->cred_timer = g_timeout_add_seconds(a->config->timeout, on_cred_timeout, w);
+	char *label = g_strdup_printf("%s: %s", w->name, cred_key(a));
+	w->cred = mb_sasl_secret_run(cmd, a->config->timeout, label, on_cred_done, w);
+	g_free(label);
 }
 
 /* --- public ------------------------------------------------------------- */
@@ -1231,7 +1117,7 @@ void mb_account_resumed(struct mb_account *a)
 		}
 		w->healthy_since = 0;
 		w->backoff = BACKOFF_MIN;
-		if (!w->cred_proc)
+		if (!w->cred)
 			connect_watch(w);
 	}
 }

@@ -1,21 +1,17 @@
 #define G_LOG_DOMAIN "mailbell"
 
 #include "hook.h"
+#include "spawn.h"
 #include "text.h"
 
-#include <signal.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/resource.h>
 
-#include <gio/gio.h>
 #include <glib/gstdio.h>
-
-#define KILL_GRACE 5 /* seconds between SIGTERM and SIGKILL */
 
 struct job {
 	char *command;
@@ -25,14 +21,6 @@ struct job {
 	void *data;
 	int input_fd;   /* standard input: an unlinked file holding the raw
 	                 * message or its header, or -1 for /dev/null */
-};
-
-struct running {
-	GSubprocess *proc;
-	char *label;
-	guint term_timer;
-	guint kill_timer;
-	gint64 started;
 };
 
 static unsigned hook_timeout = 60;
@@ -175,67 +163,18 @@ static int input_file(GBytes *input, const char *label)
 	return fd;
 }
 
-/* Each hook leads a process group of its own (see hook_child_setup), so a
- * timeout ends everything it started, not just /bin/sh. The identifier is
- * NULL once the shell was reaped; the number may then be someone else's. */
-static void signal_group(struct running *r, int sig)
+static void hook_exited(const struct mb_spawn_result *r, void *data)
 {
-	const char *id = g_subprocess_get_identifier(r->proc);
-	if (id)
-		kill(-(pid_t)g_ascii_strtoll(id, NULL, 10), sig);
-}
-
-static void hook_child_setup(gpointer data)
-{
-	setpgid(0, 0);
-}
-
-static gboolean on_kill(gpointer data)
-{
-	struct running *r = data;
-	r->kill_timer = 0;
-	g_warning("hook for %s ignored SIGTERM; killing it", r->label);
-	signal_group(r, SIGKILL);
-	return G_SOURCE_REMOVE;
-}
-
-static gboolean on_term(gpointer data)
-{
-	struct running *r = data;
-	r->term_timer = 0;
-	g_warning("hook for %s still running after %us; sending SIGTERM", r->label, hook_timeout);
-	signal_group(r, SIGTERM);
-	r->kill_timer = g_timeout_add_seconds(KILL_GRACE, on_kill, r);
-	return G_SOURCE_REMOVE;
-}
-
-static void hook_exited(GObject *source, GAsyncResult *res, gpointer data)
-{
-	struct running *r = data;
-	GError *error = NULL;
-	if (!g_subprocess_wait_finish(r->proc, res, &error)) {
-		g_warning("hook for %s: %s", r->label, error->message);
-		g_error_free(error);
-	} else {
-		double ms = (double)(g_get_monotonic_time() - r->started) / 1000.0;
-		if (g_subprocess_get_if_exited(r->proc)) {
-			int status = g_subprocess_get_exit_status(r->proc);
-			if (status == 0)
-				g_info("hook for %s exited 0 after %.1f ms", r->label, ms);
-			else
-				g_warning("hook for %s exited with status %d", r->label, status);
-		} else if (g_subprocess_get_if_signaled(r->proc)) {
-			g_warning("hook for %s killed by signal %d", r->label,
-				g_subprocess_get_term_sig(r->proc));
-		}
-	}
-	if (r->term_timer)
-		g_source_remove(r->term_timer);
-	if (r->kill_timer)
-		g_source_remove(r->kill_timer);
-	g_object_unref(r->proc);
-	g_free(r->label);
-	g_free(r);
+	char *label = data; /* "hook for work/INBOX uid 42" */
+	if (r->error)
+		g_warning("%s: %s", label, r->error);
+	else if (r->exited && r->status == 0)
+		g_info("%s exited 0 after %.1f ms", label, r->ms);
+	else if (r->exited)
+		g_warning("%s exited with status %d", label, r->status);
+	else if (r->signal)
+		g_warning("%s killed by signal %d", label, r->signal);
+	g_free(label);
 	n_running--;
 	start_next();
 	maybe_idle();
@@ -245,36 +184,29 @@ static void start_next(void)
 {
 	while (n_running < hook_max && !g_queue_is_empty(&queue)) {
 		struct job *job = g_queue_pop_head(&queue);
-		/* stdin is the message (else /dev/null, GIO's default: the
-		 * daemon's own stdin may be a terminal). stdout and stderr go
-		 * where the daemon's go. */
-		GSubprocessLauncher *l = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_NONE);
-		if (job->input_fd >= 0) {
-			g_subprocess_launcher_take_stdin_fd(l, job->input_fd);
-			job->input_fd = -1;
-		}
-		g_subprocess_launcher_set_environ(l, job->env);
-		g_subprocess_launcher_set_child_setup(l, hook_child_setup, NULL, NULL);
+		char *label = g_strdup_printf("hook for %s", job->label);
+		/* stdin is the message (else /dev/null: the daemon's own stdin
+		 * may be a terminal). stdout and stderr go where the daemon's
+		 * go. */
+		struct mb_spawn_params p = {
+			.command = job->command,
+			.env = job->env,
+			.stdin_fd = job->input_fd,
+			.timeout = hook_timeout,
+			.label = label,
+		};
+		job->input_fd = -1; /* taken over */
 		GError *error = NULL;
-		const char *argv[] = { "/bin/sh", "-c", job->command, NULL };
-		GSubprocess *proc = g_subprocess_launcher_spawnv(l, argv, &error);
-		g_object_unref(l);
+		struct mb_spawn *sp = mb_spawn_start(&p, hook_exited, label, &error);
 		if (job->started)
 			job->started(job->data);
-		if (!proc) {
-			g_warning("hook for %s: cannot start /bin/sh: %s", job->label, error->message);
+		if (!sp) {
+			g_warning("%s: cannot start /bin/sh: %s", label, error->message);
 			g_error_free(error);
-			job_free(job);
-			continue;
+			g_free(label);
+		} else {
+			n_running++;
 		}
-		struct running *r = g_new0(struct running, 1);
-		r->proc = proc;
-		r->label = g_steal_pointer(&job->label);
-		r->started = g_get_monotonic_time();
-		if (hook_timeout)
-			r->term_timer = g_timeout_add_seconds(hook_timeout, on_term, r);
-		n_running++;
-		g_subprocess_wait_async(proc, NULL, hook_exited, r);
 		job_free(job);
 	}
 }

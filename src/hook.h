@@ -5,8 +5,9 @@
  * line. Standard input is an unlinked temporary file (under $XDG_RUNTIME_DIR,
  * else $TMPDIR), written when the hook is queued: a hook reads it when it
  * likes, or never, and mailbell never waits on it. Hooks run
- * asynchronously, a few at a time, in the order queued; one that outlives the
- * timeout gets SIGTERM, then SIGKILL five seconds later. */
+ * asynchronously (through spawn.h), a few at a time, in the order queued;
+ * one that outlives the timeout gets SIGTERM to its process group, then
+ * SIGKILL to the group five seconds later, even if the shell has exited. */
 #ifndef MB_HOOK_H
 #define MB_HOOK_H
 

@@ -5,6 +5,9 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "spawn.h"
+#include "text.h"
+
 /* The clear-text payloads hold passwords and tokens: wipe them before their
  * memory goes back to the allocator. */
 static void
@@ -324,4 +327,119 @@ malformed:
 out:
 	g_free(raw);
 	return status;
+}
+
+/* --- credential commands ------------------------------------------------ */
+
+struct mb_sasl_secret_cmd {
+	struct mb_spawn *sp;        /* NULL when it could not start */
+	guint idle;                 /* reports that failure from the main loop */
+	char *why;
+	unsigned timeout;
+	mb_sasl_secret_fn done;
+	void *data;
+};
+
+static void
+secret_cmd_free(struct mb_sasl_secret_cmd *cmd)
+{
+	g_free(cmd->why);
+	g_free(cmd);
+}
+
+/* The first line of what the command printed, as bytes (a password need not
+ * be UTF-8), or NULL when it printed no line or a NUL in it. */
+static char *
+first_line(GBytes *out)
+{
+	gsize len = 0;
+	const char *p = out ? g_bytes_get_data(out, &len) : NULL;
+	if (!p)
+		return NULL;
+	size_t n = 0;
+	while (n < len && p[n] != '\r' && p[n] != '\n')
+		n++;
+	if (n == 0 || memchr(p, '\0', n))
+		return NULL;
+	return g_strndup(p, n);
+}
+
+static void
+on_secret_cmd_done(const struct mb_spawn_result *r, void *data)
+{
+	struct mb_sasl_secret_cmd *cmd = data;
+	char *secret = NULL, *why = NULL;
+	if (r->timed_out) {
+		why = g_strdup_printf("did not finish within %us", cmd->timeout);
+	} else if (r->error) {
+		why = g_strdup_printf("failed: %s", r->error);
+	} else if (!r->exited || r->status != 0) {
+		gsize elen = 0;
+		const char *ep = r->err ? g_bytes_get_data(r->err, &elen) : NULL;
+		char *e = mb_text_sanitize(ep, elen);
+		char *how = r->exited ? g_strdup_printf("exit status %d", r->status)
+			: g_strdup_printf("killed by signal %d", r->signal);
+		why = g_strdup_printf("failed (%s)%s%s", how, *e ? ": " : "", e);
+		g_free(how);
+		g_free(e);
+	} else if (!(secret = first_line(r->out))) {
+		why = g_strdup("printed nothing");
+	}
+	cmd->sp = NULL;
+	cmd->done(secret, why, cmd->data);
+	if (secret) {
+		wipe(secret, strlen(secret));
+		g_free(secret);
+	}
+	g_free(why);
+	secret_cmd_free(cmd);
+}
+
+static gboolean
+on_secret_cmd_failed(gpointer data)
+{
+	struct mb_sasl_secret_cmd *cmd = data;
+	cmd->idle = 0;
+	cmd->done(NULL, cmd->why, cmd->data);
+	secret_cmd_free(cmd);
+	return G_SOURCE_REMOVE;
+}
+
+struct mb_sasl_secret_cmd *
+mb_sasl_secret_run(const char *command, unsigned timeout,
+	const char *label, mb_sasl_secret_fn done, void *data)
+{
+	struct mb_sasl_secret_cmd *cmd = g_new0(struct mb_sasl_secret_cmd, 1);
+	cmd->timeout = timeout;
+	cmd->done = done;
+	cmd->data = data;
+	/* stdin is /dev/null: it cannot prompt on a terminal */
+	struct mb_spawn_params p = {
+		.command = command,
+		.stdin_fd = -1,
+		.capture = true,
+		.secret_output = true,
+		.timeout = timeout,
+		.label = label,
+	};
+	GError *error = NULL;
+	cmd->sp = mb_spawn_start(&p, on_secret_cmd_done, cmd, &error);
+	if (!cmd->sp) {
+		char *e = mb_text_sanitize(error->message, strlen(error->message));
+		cmd->why = g_strdup_printf("cannot start: %s", e);
+		g_free(e);
+		g_error_free(error);
+		cmd->idle = g_idle_add(on_secret_cmd_failed, cmd);
+	}
+	return cmd;
+}
+
+void
+mb_sasl_secret_cancel(struct mb_sasl_secret_cmd *cmd)
+{
+	if (!cmd)
+		return;
+	g_clear_handle_id(&cmd->idle, g_source_remove);
+	mb_spawn_cancel(cmd->sp);
+	secret_cmd_free(cmd);
 }

@@ -34,14 +34,17 @@ struct mb_sasl_secret_cmd;
  * "printed nothing", "did not finish within 30s", "cannot start: ...". */
 typedef void (*mb_sasl_secret_fn)(const char *secret, const char *why, void *data);
 
-/* Starts command under a deadline of timeout seconds (then the whole
- * process group is ended). Never NULL: a command that cannot even start
- * reports through done from the main loop. */
+/* Starts command under a deadline of timeout seconds: then its process
+ * group gets SIGTERM, and SIGKILL MB_SPAWN_KILL_GRACE seconds later (see
+ * spawn.h); done runs once the command has ended, "did not finish ...".
+ * label names it in those log lines ("work: password_cmd"; copied). Never
+ * NULL: a command that cannot even start reports through done from the main
+ * loop. The handle is gone once done has run. */
 struct mb_sasl_secret_cmd *mb_sasl_secret_run(const char *command, unsigned timeout,
-	mb_sasl_secret_fn done, void *data);
+	const char *label, mb_sasl_secret_fn done, void *data);
 
-/* Gives up on a running command: its process group gets SIGKILL and done
- * never runs. NULL is a no-op. */
+/* Gives up on a command whose done has not run: its process group gets
+ * SIGKILL and done never runs. NULL is a no-op. */
 void mb_sasl_secret_cancel(struct mb_sasl_secret_cmd *cmd);
 
 #endif

@@ -2,7 +2,9 @@
 is ended with everything it started (its whole process group); hooks beyond the four that run
 at once wait and all run, once each."""
 import os
+import re
 import subprocess
+import tempfile
 import time
 
 import harness as h
@@ -11,6 +13,28 @@ import harness as h
 def running(marker):
 	r = subprocess.run(['pgrep', '-f', marker], stdout=subprocess.PIPE, text=True)
 	return r.stdout.split()
+
+
+def alive(pid):
+	"""The process exists and is not a zombie (a zombie has ended; only its parent's wait is due)."""
+	try:
+		with open(f'/proc/{pid}/stat') as f:
+			return f.read().rsplit(')', 1)[1].split()[0] != 'Z'
+	except (FileNotFoundError, ProcessLookupError):
+		return False
+
+
+def group_alive(pgid):
+	"""Some process of group pgid is alive (zombies aside)."""
+	for pid in filter(str.isdigit, os.listdir('/proc')):
+		try:
+			with open(f'/proc/{pid}/stat') as f:
+				fields = f.read().rsplit(')', 1)[1].split()
+		except OSError:
+			continue
+		if int(fields[2]) == pgid and fields[0] != 'Z':
+			return True
+	return False
 
 
 class HookTest(h.DovecotTestCase):
@@ -57,6 +81,69 @@ class HookTest(h.DovecotTestCase):
 		with open(out) as f:
 			got = sorted(map(int, f.read().split()))
 		self.assertEqual(got, sorted(uids))
+
+	def stubborn_hook(self, shell_traps_term):
+		"""Runs a hook that leaves, besides its shell, a background child ignoring SIGTERM; the
+		shell itself either traps SIGTERM and keeps looping or dies of it. Returns (mb, uid,
+		pids) once the timeout's SIGTERM was sent, after checking that both were alive then."""
+		d = tempfile.mkdtemp(dir=self.tmp)
+		pids_file = os.path.join(d, 'pids.txt')
+		script = os.path.join(d, 'stubborn.sh')
+		with open(script, 'w') as f:
+			# the hook command sources the script, so the hook's own /bin/sh runs these loops
+			f.write((f"trap 'echo shell-got-term >> {pids_file}.log' TERM\n" if shell_traps_term else '')
+				+ "(trap '' TERM; while :; do sleep 0.2; done) &\n"
+				+ f'echo $$ $! > {pids_file}.tmp && mv {pids_file}.tmp {pids_file}\n'
+				+ 'while :; do sleep 0.2; done\n')
+		mb = self.mailbell({'work': h.Mailbell.account(self.dovecot, 'alice')}, hook=False,
+				   general={'hook': f'. {script}', 'hook_timeout': '1s'})
+		mb.wait_idle('work')
+		uid = self.deliver('alice', 'Stubborn', 'stubborn@example.org', 'stubborn hook')['uid']
+		h.wait_until(lambda: os.path.exists(pids_file), 10, 0.05, 'the hook wrote its pids')
+		with open(pids_file) as f:
+			shell, child = map(int, f.read().split())
+		self.addCleanup(lambda: [os.kill(p, 9) for p in (shell, child) if alive(p)])
+		self.assertEqual(os.getpgid(child), shell, 'the hook leads a process group of its own')
+		mb.wait_log(r'hook for work/INBOX uid %d still running after 1s; sending SIGTERM' % uid,
+			    timeout=10)
+		time.sleep(0.5)
+		# positive control: SIGTERM alone ended neither the child nor a shell that traps it
+		self.assertTrue(alive(child), 'the child ignoring SIGTERM must outlive the SIGTERM')
+		if shell_traps_term:
+			self.assertTrue(alive(shell), 'the shell trapping SIGTERM must outlive the SIGTERM')
+			h.wait_until(lambda: os.path.exists(pids_file + '.log'), 5, 0.05, 'the trap ran')
+		else:
+			mb.wait_log(r'hook for work/INBOX uid %d killed by signal 15' % uid, timeout=5)
+			self.assertFalse(alive(shell))
+		time.sleep(2.5)
+		self.assertTrue(alive(child), 'SIGKILL comes 5 s after the SIGTERM, not sooner')
+		return mb, uid, (shell, child)
+
+	def assertGroupKilled(self, mb, uid, pids):
+		shell, child = pids
+		# SIGKILL at the SIGTERM + 5 s (a seconds timer may be a second late), then a margin
+		h.wait_until(lambda: not alive(shell) and not alive(child), 5, 0.1,
+			     'every process of the hook gone 5 s after its SIGTERM')
+		# no live member (zombies aside: reaping orphans is init's business)
+		self.assertFalse(group_alive(shell))
+		mb.wait_log(r'hook for work/INBOX uid %d \(process group %d\) still running 5s after '
+			    r'SIGTERM; sending SIGKILL' % (uid, shell), timeout=2)
+		self.assertTrue(mb.running())
+
+	def test_timeout_kills_a_group_that_traps_sigterm(self):
+		mb, uid, pids = self.stubborn_hook(shell_traps_term=True)
+		self.assertGroupKilled(mb, uid, pids)
+		mb.wait_log(r'hook for work/INBOX uid %d killed by signal 9' % uid, timeout=2)
+		self.assertStoppedCleanly(mb)
+
+	def test_timeout_kills_what_the_shell_left_behind(self):
+		# the reported bug: the shell dies of the SIGTERM, and the SIGKILL meant for its group
+		# was forgotten with it, so a child that ignores SIGTERM ran on forever
+		mb, uid, pids = self.stubborn_hook(shell_traps_term=False)
+		self.assertGroupKilled(mb, uid, pids)
+		# the shell was reported once, when it died of the SIGTERM
+		self.assertEqual(len(re.findall(r'hook for work/INBOX uid %d (killed|exited)' % uid, mb.log())), 1)
+		self.assertStoppedCleanly(mb)
 
 
 if __name__ == '__main__':
