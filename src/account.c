@@ -422,6 +422,16 @@ static void on_gone(struct mb_imap_session *session, const char *mailbox, uint32
 	mb_notify_gone(w->acct->ac->name, mailbox, uidvalidity, uid);
 }
 
+/* For sync hooks (to come): for now only said at debug level. */
+static void on_changed(struct mb_imap_session *session, const char *mailbox, unsigned changes,
+	void *data)
+{
+	struct watch *w = data;
+	g_debug("%s: %s: %s", w->name, mailbox,
+		changes == (MB_IMAP_CHANGE_EXPUNGE | MB_IMAP_CHANGE_FLAGS) ? "messages expunged, flags changed"
+		: changes & MB_IMAP_CHANGE_EXPUNGE ? "messages expunged" : "flags changed");
+}
+
 static void on_stored(struct mb_imap_session *session, void *data)
 {
 	struct watch *w = data;
