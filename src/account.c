@@ -382,8 +382,9 @@ static void on_changed(struct mb_imap_session *session, const char *mailbox, uns
 {
 	struct watch *w = data;
 	unsigned on = mb_account_config_sync_on(w->acct->config, w->acct->ac);
-	g_debug("%s: %s:%s%s", w->name, mailbox, changes & MB_IMAP_CHANGE_EXPUNGE ? " messages expunged" : "",
-		changes & MB_IMAP_CHANGE_FLAGS ? " flags changed" : "");
+	g_debug("%s: %s: %s", w->name, mailbox,
+		changes == (MB_IMAP_CHANGE_EXPUNGE | MB_IMAP_CHANGE_FLAGS) ? "messages expunged, flags changed"
+		: changes & MB_IMAP_CHANGE_EXPUNGE ? "messages expunged" : "flags changed");
 	if (((changes & MB_IMAP_CHANGE_EXPUNGE) && (on & MB_SYNC_EXPUNGE))
 	    || ((changes & MB_IMAP_CHANGE_FLAGS) && (on & MB_SYNC_FLAGS)))
 		note_sync(w->acct, mailbox, 0, MB_SYNC_REASON_CHANGE);
@@ -420,16 +421,6 @@ static void on_gone(struct mb_imap_session *session, const char *mailbox, uint32
 {
 	struct watch *w = data;
 	mb_notify_gone(w->acct->ac->name, mailbox, uidvalidity, uid);
-}
-
-/* For sync hooks (to come): for now only said at debug level. */
-static void on_changed(struct mb_imap_session *session, const char *mailbox, unsigned changes,
-	void *data)
-{
-	struct watch *w = data;
-	g_debug("%s: %s: %s", w->name, mailbox,
-		changes == (MB_IMAP_CHANGE_EXPUNGE | MB_IMAP_CHANGE_FLAGS) ? "messages expunged, flags changed"
-		: changes & MB_IMAP_CHANGE_EXPUNGE ? "messages expunged" : "flags changed");
 }
 
 static void on_stored(struct mb_imap_session *session, void *data)
