@@ -23,6 +23,24 @@
 /* Rejected sign-ins in a row before the account stops trying: servers lock
  * accounts that keep failing. */
 #define AUTH_FAILURES_MAX 3
+/* The first retry after a working connection dropped waits this long plus
+ * up to FIRST_RETRY_SPREAD, milliseconds: soon, but not into the listener of
+ * a server that is going down (servers.md S14), nor in step with every
+ * other client it dropped. */
+#define FIRST_RETRY_MS 1000
+#define FIRST_RETRY_SPREAD_MS 2000
+/* How long a server whose IDLE did not deliver (servers.md S10) is polled
+ * from the start of each new connection, seconds; then IDLE is tried
+ * again. */
+#define IDLE_SILENT_FOR (24 * 3600)
+
+/* Why a connection polls, for mailbell ctl status. */
+static const char *const polling_reasons[] = {
+	[MB_IMAP_POLLING_NONE] = NULL,
+	[MB_IMAP_POLLING_NO_IDLE] = "the server has no IDLE",
+	[MB_IMAP_POLLING_IDLE_REFUSED] = "the server refused IDLE",
+	[MB_IMAP_POLLING_IDLE_SILENT] = "the server reports new mail only after IDLE ends",
+};
 
 static const char *const watch_state_names[] = {
 	[MB_WATCH_CONNECTING] = "connecting",
@@ -49,6 +67,7 @@ struct mstate {
 	gint64 last_message;        /* Unix seconds of the last one reported, 0 */
 	unsigned reported;          /* messages reported since start */
 	gint64 unseen;              /* UNSEEN from STATUS/NOTIFY, -1: unknown */
+	bool missing_told;          /* warned that it cannot be opened; until it can */
 };
 
 /* A connection; the first one expands the configured mailbox names and,
@@ -81,6 +100,11 @@ struct watch {
 	bool caught_up;             /* reached IDLE (or polling) once: --once */
 	bool session_idled;         /* the current session reached IDLE */
 	bool failed;                /* --once/--check: gave up */
+	enum mb_imap_polling polling; /* why it polls, when it does */
+	gint64 idle_silent_until;   /* monotonic µs: poll new sessions from the
+	                             * start until then (servers.md S10) */
+	bool missing;               /* its mailboxes could not be opened: retry
+	                             * on the missing-mailbox schedule */
 };
 
 struct mb_account {
@@ -400,7 +424,12 @@ static void on_idling(struct mb_imap_session *session, void *data)
 	w->failure_told = false;
 	w->auth_failures = 0;
 	set_last_error(w, NULL);
-	set_watch_state(w, mb_imap_session_is_polling(session) ? MB_WATCH_POLLING : MB_WATCH_IDLE);
+	w->missing = false;
+	w->polling = mb_imap_session_polling(session);
+	gint64 now = g_get_monotonic_time();
+	if (w->polling == MB_IMAP_POLLING_IDLE_SILENT && w->idle_silent_until <= now)
+		w->idle_silent_until = now + (gint64)IDLE_SILENT_FOR * G_USEC_PER_SEC;
+	set_watch_state(w, w->polling != MB_IMAP_POLLING_NONE ? MB_WATCH_POLLING : MB_WATCH_IDLE);
 	if (!w->session_idled) {
 		w->session_idled = true;
 		for (char **n = w->watching; n && *n; n++) {
@@ -508,6 +537,10 @@ static void on_messages(struct mb_imap_session *session, const struct mb_imap_ma
 	if (rebaselined)
 		g_info("%s: %s: starting from UID %u (UIDVALIDITY %u)", w->name, mailbox,
 			last_uid + 1, uidvalidity);
+	if (ms->missing_told) {
+		g_message("%s: mailbox %s can be opened now", w->name, mailbox);
+		ms->missing_told = false;
+	}
 	struct mb_mailbox_state before = ms->st;
 	uint32_t notify_after = ms->st.notified_uid, hook_after = ms->st.hook_uid;
 	uint32_t known = ms->st.last_uid;
@@ -682,7 +715,7 @@ static bool is_loopback(const char *host)
 		|| strcmp(host, "::1") == 0;
 }
 
-static void schedule_retry(struct watch *w, unsigned delay)
+static void schedule_retry_ms(struct watch *w, guint ms)
 {
 	if (w->acct->stopping)
 		return;
@@ -695,13 +728,36 @@ static void schedule_retry(struct watch *w, unsigned delay)
 		set_watch_state(w, MB_WATCH_WAITING_NETWORK);
 		return;
 	}
-	/* Jitter up to a quarter keeps many clients (and our own mailboxes)
-	 * from reconnecting in lockstep after a server restart. */
-	guint ms = delay * 1000 + (guint)g_random_int_range(0, (gint32)(delay * 250 + 1));
-	g_message("%s: reconnecting in %.1fs", w->name, ms / 1000.0);
+	if (w->missing) {
+		char *names = g_strjoinv(", ", w->share);
+		g_message("%s: looking for mailbox %s again in %.1fs", w->name, names, ms / 1000.0);
+		g_free(names);
+	} else {
+		g_message("%s: reconnecting in %.1fs", w->name, ms / 1000.0);
+	}
 	w->retry_timer = g_timeout_add(ms, on_retry, w);
 	set_watch_state(w, MB_WATCH_BACKOFF);
 	w->retry_at = g_get_real_time() / G_USEC_PER_SEC + (ms + 999) / 1000;
+}
+
+static void schedule_retry(struct watch *w, unsigned delay)
+{
+	/* Jitter up to a quarter keeps many clients (and our own mailboxes)
+	 * from reconnecting in lockstep after a server restart. */
+	schedule_retry_ms(w, delay * 1000 + (guint)g_random_int_range(0, (gint32)(delay * 250 + 1)));
+}
+
+/* A mailbox that cannot be opened is looked for again every poll_interval
+ * at first, then less often, up to every BACKOFF_MAX (or poll_interval when
+ * that is longer). */
+static void schedule_missing_retry(struct watch *w)
+{
+	const struct mb_account *a = w->acct;
+	unsigned poll = mb_account_config_poll_interval(a->config, a->ac);
+	unsigned most = MAX(BACKOFF_MAX, poll);
+	unsigned delay = MIN(MAX(w->backoff, poll), most);
+	w->backoff = MIN(delay * 2, most);
+	schedule_retry(w, delay);
 }
 
 static void tell_user_once(struct watch *w, const char *what, const char *reason)
@@ -804,6 +860,11 @@ static void on_closed(struct mb_imap_session *session, enum mb_imap_close how,
 		delay = BACKOFF_MAX;
 		break;
 	case MB_IMAP_CLOSE_REFUSED:
+		if (w->missing) {
+			/* said by on_missing; the other connections go on */
+			schedule_missing_retry(w);
+			return;
+		}
 		g_warning("%s: %s", w->name, reason);
 		tell_user_once(w, "cannot connect", reason);
 		delay = BACKOFF_MAX;
@@ -811,13 +872,81 @@ static void on_closed(struct mb_imap_session *session, enum mb_imap_close how,
 	default:
 		g_warning("%s: %s", w->name, reason);
 		/* A session that was working (R9, R10: the server ended it)
-		 * is replaced at once the first time; the backoff still grows
-		 * so a server that keeps doing it is not hammered. */
-		delay = was_healthy && w->backoff == BACKOFF_MIN ? 0 : w->backoff;
+		 * is replaced soon the first time (FIRST_RETRY_MS); the
+		 * backoff still grows so a server that keeps doing it is not
+		 * hammered. */
+		if (was_healthy && w->backoff == BACKOFF_MIN) {
+			w->backoff = MIN(w->backoff * 2, BACKOFF_MAX);
+			schedule_retry_ms(w, FIRST_RETRY_MS
+				+ (guint)g_random_int_range(0, FIRST_RETRY_SPREAD_MS + 1));
+			return;
+		}
+		delay = w->backoff;
 		w->backoff = MIN(w->backoff * 2, BACKOFF_MAX);
 		break;
 	}
 	schedule_retry(w, delay);
+}
+
+/* Removes name from the NULL-terminated strv (which owns its strings). */
+static void strv_remove(char **v, const char *name)
+{
+	for (size_t i = 0; v && v[i]; i++) {
+		if (strcmp(v[i], name) == 0) {
+			g_free(v[i]);
+			memmove(v + i, v + i + 1, g_strv_length(v + i + 1) * sizeof *v + sizeof *v);
+			return;
+		}
+	}
+}
+
+/* A mailbox this connection could not open (servers.md S9: the server
+ * spells it "INBOX.Other", or it does not exist yet). The connection goes
+ * on with its other mailboxes, undisturbed; this one is looked for again on
+ * its own schedule, by a connection of its own, which then watches it. */
+static void on_missing(struct mb_imap_session *session, const char *mailbox, const char *text,
+	void *data)
+{
+	struct watch *w = data;
+	struct mb_account *a = w->acct;
+	struct mstate *ms = get_mstate(a, mailbox);
+	char *line = g_strdup_printf("cannot open mailbox %s: %s", mailbox, text);
+	strv_remove(w->watching, mailbox);
+	bool last = !w->watching || !*w->watching;
+	if (!ms->missing_told) {
+		/* once until it can be opened: a retry every few minutes
+		 * would fill the log */
+		ms->missing_told = true;
+		g_warning("%s: %s; mailbell --check lists the server's mailboxes", w->name, line);
+		char *summary = g_strdup_printf("mailbell: cannot open mailbox %s (%s)", mailbox,
+			a->ac->name);
+		mb_notify_text(summary, line, "email", true);
+		g_free(summary);
+	} else {
+		g_info("%s: %s", w->name, line);
+	}
+	if (last) {
+		/* the session closes: this connection retries on its own */
+		w->missing = true;
+	} else if (!a->once_done) {
+		char *one[] = { (char *)mailbox, NULL };
+		struct watch *x = NULL;
+		for (guint i = 1; i < a->watches->len && !x; i++)
+			if (strv_equal(((struct watch *)a->watches->pdata[i])->share, one))
+				x = a->watches->pdata[i];
+		if (!x) {
+			char *name = g_strdup_printf("%s/%s", a->ac->name, mailbox);
+			x = watch_new(a, g_strdupv(one), name);
+			g_free(name);
+			g_ptr_array_add(a->watches, x);
+		}
+		if (!x->session && !x->cred && !x->retry_timer) {
+			x->missing = true;
+			set_last_error(x, line);
+			schedule_missing_retry(x);
+		}
+	}
+	g_free(line);
 }
 
 static const struct mb_imap_events session_events = {
@@ -832,6 +961,7 @@ static const struct mb_imap_events session_events = {
 	.changed = on_changed,
 	.unseen = on_unseen,
 	.alert = on_alert,
+	.missing = on_missing,
 	.closed = on_closed,
 };
 
@@ -850,6 +980,7 @@ static void start_session(struct watch *w, const char *secret)
 		.poll_interval = mb_account_config_poll_interval(a->config, a->ac),
 		.want_header = account_has_hook(a),
 		.want_preview = mb_account_config_preview(a->config, a->ac),
+		.idle_silent = w->idle_silent_until > g_get_monotonic_time(),
 		.task_mailbox = a->task_mailbox,
 		.task_uid = a->task_uid,
 		.task_check = a->check_done != NULL,
@@ -859,6 +990,7 @@ static void start_session(struct watch *w, const char *secret)
 	};
 	g_free(w->secret_hash);
 	w->secret_hash = g_compute_checksum_for_string(G_CHECKSUM_SHA256, secret ? secret : "", -1);
+	w->missing = false; /* until this session finds its mailboxes missing again */
 	g_debug("%s: connecting to %s:%u", w->name, a->ac->host, a->ac->port);
 	set_watch_state(w, MB_WATCH_CONNECTING);
 	w->session_idled = false;
@@ -1445,6 +1577,8 @@ void mb_account_status_json(const struct mb_account *a, GString *out)
 	json_time(out, st == MB_WATCH_BACKOFF ? worst->retry_at : 0);
 	g_string_append(out, ",\"last_error\":");
 	json_string(out, worst->last_error);
+	g_string_append(out, ",\"reason\":");
+	json_string(out, st == MB_WATCH_POLLING ? polling_reasons[worst->polling] : NULL);
 	g_string_append_printf(out, ",\"quiet\":%s,\"quiet_until\":", quiet ? "true" : "false");
 	json_time(out, quiet ? quiet_end : 0);
 	g_string_append_printf(out, ",\"held\":%u,\"connections\":[", mb_notify_held(a->ac->name));
@@ -1458,6 +1592,8 @@ void mb_account_status_json(const struct mb_account *a, GString *out)
 		json_time(out, w->state == MB_WATCH_BACKOFF ? w->retry_at : 0);
 		g_string_append(out, ",\"last_error\":");
 		json_string(out, w->last_error);
+		g_string_append(out, ",\"reason\":");
+		json_string(out, w->state == MB_WATCH_POLLING ? polling_reasons[w->polling] : NULL);
 		g_string_append(out, ",\"mailboxes\":[");
 		for (char **m = w->watching; m && *m; m++) {
 			if (m != w->watching)

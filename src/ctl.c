@@ -252,6 +252,7 @@ static void print_state(const char *name, JsonObject *o, const char *indent)
 	const char *state = member_string(o, "state");
 	gint64 since = member_time(o, "since"), retry = member_time(o, "retry_at");
 	const char *error = member_string(o, "last_error");
+	const char *reason = member_string(o, "reason");
 	char *s = since ? format_time(since) : g_strdup("?");
 	static const struct {
 		const char *state, *text;
@@ -264,7 +265,10 @@ static void print_state(const char *name, JsonObject *o, const char *indent)
 	for (size_t i = 0; i < G_N_ELEMENTS(words); i++)
 		if (state && strcmp(state, words[i].state) == 0)
 			text = words[i].text;
-	printf("%s%s: %s since %s", indent, name, text ? text : "?", s);
+	if (reason && state && strcmp(state, "polling") == 0)
+		printf("%s%s: polling (%s) since %s", indent, name, reason, s);
+	else
+		printf("%s%s: %s since %s", indent, name, text ? text : "?", s);
 	g_free(s);
 	if (retry) {
 		char *r = format_time(retry);

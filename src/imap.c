@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "idle-period.h"
 #include "imap-parser.h"
 #include "imap-utf7.h"
 #include "log.h"
@@ -23,6 +24,13 @@
 /* Messages whose sequence number a session follows (for closing their
  * notifications when they are read or expunged elsewhere). */
 #define TRACK_MAX 512
+/* Renewals of IDLE after which new mail showed up, with none ever pushed
+ * during IDLE, before the session calls the server's IDLE silent and polls
+ * (servers.md S10). Two: one could be mail that came just as DONE went out. */
+#define LATE_RENEWALS 2
+G_STATIC_ASSERT(LATE_RENEWALS == 2); /* the log says "twice" */
+/* Push delays kept for the fixed-period hint (servers.md S5, S7). */
+#define PUSH_DELAYS_MAX 16
 
 struct tracked {
 	uint32_t uid;
@@ -189,6 +197,16 @@ struct mb_imap_session {
 	gint64 idle_retry_at;    /* monotonic microseconds */
 	bool announced;          /* "idling on" logged */
 	bool polling_told;       /* "polling" logged: once per session */
+	/* Does IDLE deliver? (servers.md S10, S5) */
+	bool idle_silent;        /* no: poll instead */
+	bool idle_pushed;        /* yes: EXISTS came during IDLE at least once */
+	bool left_idle;          /* DONE sent, no fetch since: an EXISTS now was
+	                          * held back during the IDLE */
+	unsigned late_renewals;  /* IDLEs whose mail showed only after DONE */
+	gint64 idle_since;       /* monotonic µs of the last "+" to IDLE */
+	double push_delays[PUSH_DELAYS_MAX]; /* seconds from "+" to EXISTS */
+	size_t n_push_delays;
+	bool period_told;        /* the fixed-period hint was logged */
 
 	guint deadline;
 	guint timer;             /* keepalive or poll */
@@ -742,6 +760,7 @@ static int compare_u32(gconstpointer a, gconstpointer b)
 static void send_fetch(struct mb_imap_session *s)
 {
 	s->need_fetch = false;
+	s->left_idle = false;
 	if (s->cur->last_uid == UINT32_MAX) {
 		/* UIDs are 32-bit (RFC 3501 2.3.1.1): nothing can follow, and
 		 * "UID FETCH 0:*" would be invalid. Only a new UIDVALIDITY
@@ -1067,7 +1086,15 @@ static void go_idle(struct mb_imap_session *s)
 	}
 	if (s->idle_refused && g_get_monotonic_time() >= s->idle_retry_at)
 		s->idle_refused = false;
-	if (has_cap(s, "IDLE") && !s->idle_refused) {
+	bool switched = false;
+	if (!s->idle_silent && !s->idle_pushed && s->late_renewals >= LATE_RENEWALS) {
+		s->idle_silent = switched = true;
+		s->polling_told = true;
+		g_message("%s: the server reported new mail only after IDLE ended (twice), never "
+			"during IDLE: polling %s every %us instead", s->name, s->cur->name,
+			s->poll_interval);
+	}
+	if (has_cap(s, "IDLE") && !s->idle_refused && !s->idle_silent) {
 		set_state(s, S_IDLE_START);
 		send_command(s, CMD_IDLE, "IDLE");
 		return;
@@ -1078,10 +1105,15 @@ static void go_idle(struct mb_imap_session *s)
 	s->timer = g_timeout_add_seconds(s->poll_interval, on_timer, s);
 	if (!s->polling_told) {
 		s->polling_told = true;
-		g_message("%s: polling %s every %us (server has no usable IDLE)", s->name,
-			s->cur->name, s->poll_interval);
+		if (s->idle_silent && has_cap(s, "IDLE"))
+			g_info("%s: polling %s every %us (IDLE did not deliver on an earlier connection)",
+				s->name, s->cur->name, s->poll_interval);
+		else
+			g_message("%s: polling %s every %us (server has no usable IDLE)", s->name,
+				s->cur->name, s->poll_interval);
 	}
-	if (!s->announced) {
+	if (!s->announced || switched) {
+		/* also on the switch: the account shows "polling" from now on */
 		s->announced = true;
 		s->ev.idling(s, s->data);
 	}
@@ -1090,6 +1122,7 @@ static void go_idle(struct mb_imap_session *s)
 static void send_done(struct mb_imap_session *s)
 {
 	set_state(s, S_IDLE_DONE);
+	s->left_idle = true;
 	clear_source(&s->timer);
 	send_raw(s, "DONE\r\n", 6, false);
 	arm_deadline(s, s->probing ? MIN(s->timeout, PROBE_TIMEOUT) : s->timeout);
@@ -1129,6 +1162,8 @@ static void idle_started(struct mb_imap_session *s)
 	set_state(s, S_IDLING);
 	clear_source(&s->deadline);
 	clear_source(&s->timer);
+	s->left_idle = false;
+	s->idle_since = g_get_monotonic_time();
 	bool dirty = false;
 	for (guint i = 0; i < s->mboxes->len; i++)
 		dirty |= ((struct mbox *)s->mboxes->pdata[i])->dirty;
@@ -1508,6 +1543,33 @@ static void handle_status(struct mb_imap_session *s, const struct mb_imap_respon
 		send_done(s);
 }
 
+/* New mail in the selected mailbox: where it showed up says whether the
+ * server's IDLE delivers. Pushed during IDLE: it does (and when, since the
+ * IDLE began, may show a timer: servers.md S5, S7). Only after DONE, at a
+ * renewal or another command: it held the mail back (S10). */
+static void idle_evidence(struct mb_imap_session *s)
+{
+	if (s->state == S_IDLING) {
+		s->idle_pushed = true;
+		if (s->period_told || s->n_push_delays >= PUSH_DELAYS_MAX)
+			return;
+		s->push_delays[s->n_push_delays++] =
+			(double)(g_get_monotonic_time() - s->idle_since) / G_USEC_PER_SEC;
+		unsigned period = mb_idle_period(s->push_delays, s->n_push_delays);
+		if (period) {
+			s->period_told = true;
+			g_message("%s: new mail arrives only every %us during IDLE; the server may check "
+				"mailboxes on a timer (Cyrus without idled, Courier with "
+				"IMAP_ENHANCEDIDLE=0)", s->name, period);
+		}
+	} else if (s->left_idle && (s->state == S_IDLE_DONE || s->state == S_NOOP
+			|| s->state == S_STATUS)) {
+		s->left_idle = false; /* one count per renewal */
+		s->late_renewals++;
+		g_debug("%s: new mail seen only after IDLE ended (%u)", s->name, s->late_renewals);
+	}
+}
+
 static void handle_untagged(struct mb_imap_session *s, const struct mb_imap_response *r)
 {
 	if (r->status != MB_IMAP_STATUS_NONE) {
@@ -1566,9 +1628,12 @@ static void handle_untagged(struct mb_imap_session *s, const struct mb_imap_resp
 		if (caps_trusted(s))
 			set_caps_from_list(s, r->data);
 	} else if (strcmp(name, "EXISTS") == 0) {
+		bool grew = r->number > s->exists;
 		s->exists = r->number;
 		if (s->state == S_EXAMINE)
 			return;
+		if (grew)
+			idle_evidence(s);
 		s->need_fetch = true;
 		if (s->state == S_IDLING)
 			send_done(s);
@@ -1772,15 +1837,25 @@ static void handle_tagged(struct mb_imap_session *s, const struct mb_imap_respon
 			break;
 		}
 		if (!ok) {
-			/* One missing mailbox must not silence the others; it is
-			 * looked for again at the next sign-in. */
-			g_warning("%s: cannot open mailbox %s: %s", s->name, s->examining->name, text);
+			/* One missing mailbox must not silence the others: the
+			 * account looks for it again on a schedule of its own. */
+			char *name = g_strdup(s->examining->name);
 			g_ptr_array_remove(s->mboxes, s->examining);
 			s->examining = NULL;
-			if (s->mboxes->len == 0)
-				close_session(s, MB_IMAP_CLOSE_REFUSED, "no configured mailbox can be opened");
-			else
+			bool gone = false;
+			if (s->ev.missing) {
+				session_ref(s);
+				s->ev.missing(s, name, text, s->data);
+				gone = s->state == S_CLOSED || s->destroyed;
+				session_unref(s);
+			} else {
+				g_warning("%s: cannot open mailbox %s: %s", s->name, name, text);
+			}
+			if (!gone && s->mboxes->len == 0)
+				close_session(s, MB_IMAP_CLOSE_REFUSED, "cannot open mailbox %s: %s", name, text);
+			else if (!gone)
 				sync_next(s);
+			g_free(name);
 		} else {
 			s->cur = s->examining;
 			examine_done(s);
@@ -2015,6 +2090,7 @@ struct mb_imap_session *mb_imap_session_create(const struct mb_imap_session_para
 	s->fetched = g_ptr_array_new_with_free_func((GDestroyNotify)mb_imap_fetch_free);
 	s->want_header = p->want_header;
 	s->want_preview = p->want_preview;
+	s->idle_silent = p->idle_silent;
 	s->task_check = p->task_check;
 	s->tracked = g_array_new(FALSE, FALSE, sizeof(struct tracked));
 	if (p->task_store_n > 0) {
@@ -2095,7 +2171,18 @@ void mb_imap_session_probe(struct mb_imap_session *s)
 bool mb_imap_session_is_polling(const struct mb_imap_session *s)
 {
 	return s->state == S_POLL_WAIT || (s->state == S_NOOP && !has_cap(s, "IDLE"))
-		|| s->idle_refused;
+		|| s->idle_refused || s->idle_silent;
+}
+
+enum mb_imap_polling mb_imap_session_polling(const struct mb_imap_session *s)
+{
+	if (!mb_imap_session_is_polling(s))
+		return MB_IMAP_POLLING_NONE;
+	if (s->idle_silent && has_cap(s, "IDLE"))
+		return MB_IMAP_POLLING_IDLE_SILENT;
+	if (s->idle_refused)
+		return MB_IMAP_POLLING_IDLE_REFUSED;
+	return MB_IMAP_POLLING_NO_IDLE;
 }
 
 void mb_imap_session_update(struct mb_imap_session *s, const struct mb_account_config *account,

@@ -63,6 +63,9 @@ struct mb_imap_session_params {
 	                          * (BODY.PEEK[HEADER]<0.MB_IMAP_HEADER_MAX>) */
 	bool want_preview;       /* fetch PREVIEW (RFC 8970) where the server has
 	                          * it, else BODY.PEEK[TEXT]<0.MB_IMAP_TEXT_MAX> */
+	bool idle_silent;        /* an earlier session found that this server's
+	                          * IDLE does not deliver (MB_IMAP_POLLING_IDLE_SILENT):
+	                          * poll from the start */
 	/* A one-shot task instead of watching: when task_uid is not 0, the
 	 * session signs in, EXAMINEs task_mailbox (UTF-8, copied), sends
 	 * UID FETCH task_uid (BODY.PEEK[]), reports it through the fetched
@@ -160,6 +163,13 @@ struct mb_imap_events {
 	 * UNSEEN count (RFC 3501 6.3.10). May be NULL. */
 	void (*unseen)(struct mb_imap_session *session, const char *mailbox, uint32_t unseen,
 		void *data);
+	/* A watched mailbox (UTF-8, borrowed) cannot be opened: EXAMINE failed
+	 * with text (the server's reason, sanitized, borrowed). The session
+	 * goes on with its other mailboxes; when it has none left it closes
+	 * (MB_IMAP_CLOSE_REFUSED) right after. Must not call into the session.
+	 * NULL: the session logs a warning instead. */
+	void (*missing)(struct mb_imap_session *session, const char *mailbox, const char *text,
+		void *data);
 	/* An [ALERT] (RFC 3501 7.1) received after authentication over a
 	 * secure (or explicitly plaintext) connection. text is sanitized. */
 	void (*alert)(struct mb_imap_session *session, const char *text, void *data);
@@ -191,8 +201,26 @@ void mb_imap_session_logout(struct mb_imap_session *session);
 void mb_imap_session_probe(struct mb_imap_session *session);
 
 /* Whether the session checks its mailbox by polling (NOOP every
- * poll_interval) rather than IDLE: the server has no IDLE or refused it. */
+ * poll_interval) rather than IDLE: the server has no IDLE, refused it, or
+ * its IDLE does not deliver. */
 bool mb_imap_session_is_polling(const struct mb_imap_session *session);
+
+/* Why a session polls (see mb_imap_session_polling()). */
+enum mb_imap_polling {
+	MB_IMAP_POLLING_NONE,         /* not polling (IDLE, or not there yet) */
+	MB_IMAP_POLLING_NO_IDLE,      /* the server has no IDLE */
+	MB_IMAP_POLLING_IDLE_REFUSED, /* the server refused IDLE; tried again
+	                               * every keepalive */
+	MB_IMAP_POLLING_IDLE_SILENT,  /* servers.md S10: the server sends nothing
+	                               * during IDLE; new mail was seen only after
+	                               * it ended (DONE, the renewal's NOOP) at two
+	                               * renewals, and never pushed during IDLE in
+	                               * this session. For the rest of the session,
+	                               * or from its start with params.idle_silent */
+};
+
+/* Whether and why the session polls rather than idles. */
+enum mb_imap_polling mb_imap_session_polling(const struct mb_imap_session *session);
 
 /* After a reload that kept the connection: account (borrowed, must outlive
  * the session) replaces the one given at creation (its connection settings

@@ -1,12 +1,17 @@
 #!/usr/bin/env python3
 """The server goes away and comes back while mailbell runs: mailbell reconnects and reports
-mail delivered after the restart, each message exactly once."""
+mail delivered after the restart, each message exactly once; the first retry after a drop waits a
+short jittered moment."""
 
+import os
 import re
 import sys
 import time
 
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+import fakeimap as f  # noqa: E402
 import harness as h  # noqa: E402
 
 
@@ -56,6 +61,26 @@ class ReconnectTest(h.DovecotTestCase):
 		mb.wait_hooks(1)
 		recs = self.assertQuiet(mb, 1)
 		self.assertHook(recs[0], 'acct', msg)
+		self.assertStoppedCleanly(mb)
+
+
+class FirstRetryTest(f.FakeServerTestCase):
+	def test_first_retry_after_a_drop_waits_a_moment(self):
+		# servers.md S14: a server going down may still accept on its listener and then hang the
+		# TLS handshake; the first retry after a working connection drops waits 1-3 s (jittered)
+		srv = self.server([[*f.happy(), f.wait('drop'), f.close()], f.happy()])
+		mb = self.mailbell({'acct': self.account(srv)})
+		mb.wait_idle('acct')
+		srv.cue('drop')
+		dropped = srv.wait_closed(0).closed_at
+		delay = float(mb.wait_log(r'acct: reconnecting in (\d+\.\d)s').group(1))
+		self.assertTrue(1.0 <= delay <= 3.0, f'first retry after {delay}s:\n{mb.log()}')
+		again = srv.wait_connections(2, timeout=10).started
+		self.assertGreaterEqual(again - dropped, delay - 0.1, 'retried before the logged delay')
+		self.assertLess(again - dropped, delay + 1.0)
+		mb.wait_idle('acct', count=2)
+		self.assertEqual(len(srv.conns), 2)
+		self.assertNoScriptErrors(srv, mb)
 		self.assertStoppedCleanly(mb)
 
 
