@@ -402,6 +402,12 @@ static enum mb_sync_reason signin_reason(struct mb_account *a, const char *mailb
 	return before ? MB_SYNC_REASON_RECONNECT : MB_SYNC_REASON_START;
 }
 
+static const char *sync_command_for(const char *mailbox, void *data)
+{
+	struct mb_account *a = data;
+	return mb_account_config_sync_hook(a->config, a->ac, mailbox);
+}
+
 static void on_changed(struct mb_imap_session *session, const char *mailbox, unsigned changes, void *data)
 {
 	struct watch *w = data;
@@ -1490,8 +1496,10 @@ void mb_account_reconfigure(struct mb_account *a, const struct mb_config *config
 {
 	a->config = config;
 	a->ac = ac;
-	if (a->sync)
+	if (a->sync) {
 		mb_sync_set_limits(a->sync, config->sync_delay, config->hook_timeout, config->path);
+		mb_sync_retarget(a->sync, sync_command_for, a);
+	}
 	if (!reconnect) {
 		for (guint i = 0; i < a->watches->len; i++) {
 			struct watch *w = a->watches->pdata[i];

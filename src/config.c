@@ -41,6 +41,8 @@ struct parser {
 	size_t size;
 	size_t pos;
 	int lineno;
+	const char *line;       /* the current line as written, and its length */
+	size_t line_len;
 
 	/* The section being read. inih never reports section headers (and
 	 * truncates their names to 50 bytes), so read_line() tracks them. */
@@ -485,7 +487,8 @@ static bool
 mailbox_watched(const struct mb_account_config *a, const char *mailbox)
 {
 	for (size_t i = 0; a->mailboxes && a->mailboxes[i]; i++) {
-		if (pattern_matches(a->mailboxes[i], mailbox))
+		/* mailbox may itself be a pattern (sync_hook.Lists/%) */
+		if (pattern_matches(a->mailboxes[i], mailbox) || pattern_matches(mailbox, a->mailboxes[i]))
 			return true;
 	}
 	return false;
@@ -1303,6 +1306,8 @@ read_line(char *str, int num, void *stream)
 	const char *nl = memchr(line, '\n', p->size - p->pos);
 	size_t len = nl ? (size_t)(nl - line) : p->size - p->pos;
 	p->pos += len + (nl ? 1 : 0);
+	p->line = line;
+	p->line_len = len;
 	p->lineno++;
 
 	if (p->lineno == 1 && len >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0) {
@@ -1408,6 +1413,15 @@ handle_pair(void *user, const char *section, const char *key, const char *value)
 	}
 	if (!s)
 		return fail(p, p->lineno, "unknown key '%s' in %s", key, p->label);
+	if (per_mailbox) {
+		/* inih ends a key at ':' as well as '=': "sync_hook.a:b = x"
+		 * would become key "sync_hook.a", value "b = x" */
+		const char *eq = p->line ? memchr(p->line, '=', p->line_len) : NULL;
+		const char *colon = p->line ? memchr(p->line, ':', p->line_len) : NULL;
+		if (colon && (!eq || colon < eq))
+			return fail(p, p->lineno, "a mailbox name with ':' cannot be written in sync_hook.MAILBOX: "
+				"use a pattern, e.g. sync_hook.%s*", key + strlen("sync_hook."));
+	}
 	p->key = key;
 
 	gpointer first;
@@ -1579,11 +1593,16 @@ const char *
 mb_account_config_sync_hook(const struct mb_config *config, const struct mb_account_config *account,
 	const char *mailbox)
 {
-	for (size_t i = 0; mailbox && account->sync_hooks && account->sync_hooks[i]; i += 2) {
-		const char *m = account->sync_hooks[i];
-		if (strcmp(m, mailbox) == 0 || (g_ascii_strcasecmp(m, "INBOX") == 0
-			&& g_ascii_strcasecmp(mailbox, "INBOX") == 0))
-			return account->sync_hooks[i + 1][0] ? account->sync_hooks[i + 1] : NULL;
+	/* the exact name first, then the first pattern that matches */
+	for (int patterns = 0; mailbox && patterns < 2; patterns++) {
+		for (size_t i = 0; account->sync_hooks && account->sync_hooks[i]; i += 2) {
+			const char *m = account->sync_hooks[i];
+			bool hit = patterns ? pattern_matches(m, mailbox)
+				: strcmp(m, mailbox) == 0 || (g_ascii_strcasecmp(m, "INBOX") == 0
+					&& g_ascii_strcasecmp(mailbox, "INBOX") == 0);
+			if (hit)
+				return account->sync_hooks[i + 1][0] ? account->sync_hooks[i + 1] : NULL;
+		}
 	}
 	if (account->sync_hook)
 		return account->sync_hook[0] ? account->sync_hook : NULL;

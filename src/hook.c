@@ -82,7 +82,7 @@ static char **setenv_capped(char **env, const char *name, const char *value)
 
 char **mb_hook_environ(char **base, const struct mb_message *msg, const char *rule)
 {
-	char **env = base ? g_strdupv(base) : g_get_environ();
+	char **env = base ? g_strdupv(base) : mb_spawn_environ();
 	char num[16];
 	env = g_environ_setenv(env, "MAILBELL_ACCOUNT", msg->account, TRUE);
 	env = g_environ_setenv(env, "MAILBELL_MAILBOX", msg->mailbox, TRUE);

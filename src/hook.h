@@ -41,8 +41,8 @@ unsigned mb_hook_pending(void);
 void mb_hook_when_idle(void (*fn)(void *data), void *data);
 
 /* Builds the environment for msg on top of base (NULL: the process
- * environment). Returns a NULL-terminated array (g_strfreev). Exposed for
- * tests. */
+ * environment without its MAILBELL_* variables, mb_spawn_environ()).
+ * Returns a NULL-terminated array (g_strfreev). Exposed for tests. */
 char **mb_hook_environ(char **base, const struct mb_message *msg, const char *rule);
 
 #endif

@@ -16,6 +16,7 @@
 #include "config.h"
 #include "ctl.h"
 #include "hook.h"
+#include "spawn.h"
 #include "sync.h"
 #include "log.h"
 #include "message.h"
@@ -131,6 +132,7 @@ static void cfg_unref(struct cfg *c)
 
 static void quit(void)
 {
+	mb_spawn_kill_pending();
 	g_main_loop_quit(loop);
 }
 

@@ -130,11 +130,25 @@ static void finish(struct mb_spawn *sp)
 	spawn_unref(sp); /* the handle's */
 }
 
+/* Timed-out groups waiting for their SIGKILL, for mb_spawn_kill_pending(). */
+static GList *dying;
+
+static bool group_alive(const struct mb_spawn *sp)
+{
+	return sp->pgid > 1 && kill(-sp->pgid, 0) == 0;
+}
+
 static void maybe_finish(struct mb_spawn *sp)
 {
 	if (sp->finished || !sp->shell_ended)
 		return;
 	if (sp->capture && !(sp->out.eof && sp->err.eof) && !sp->killed)
+		return;
+	/* A command that timed out is over when its group is: a shell that
+	 * died of the SIGTERM may leave a child that ignores it, and the
+	 * caller's "one at a time" and "wait for every hook" must count it
+	 * until the SIGKILL. */
+	if (sp->timed_out && !sp->killed && group_alive(sp))
 		return;
 	finish(sp);
 }
@@ -218,6 +232,7 @@ static gboolean on_kill(gpointer data)
 	struct mb_spawn *sp = data;
 	sp->kill_timer = 0;
 	sp->killed = true;
+	dying = g_list_remove(dying, sp);
 	/* Whatever the shell did meanwhile: it may have exited on SIGTERM and
 	 * left a child that ignores it. */
 	if (sp->pgid > 1 && kill(-sp->pgid, 0) == 0) {
@@ -239,6 +254,7 @@ static gboolean on_term(gpointer data)
 	signal_group(sp, SIGTERM);
 	/* holds its own reference: it outlives the handle */
 	sp->kill_timer = g_timeout_add_seconds(MB_SPAWN_KILL_GRACE, on_kill, spawn_ref(sp));
+	dying = g_list_prepend(dying, sp);
 	return G_SOURCE_REMOVE;
 }
 
@@ -311,12 +327,39 @@ void mb_spawn_cancel(struct mb_spawn *sp)
 	g_clear_handle_id(&sp->term_timer, g_source_remove);
 	if (sp->kill_timer) {
 		g_clear_handle_id(&sp->kill_timer, g_source_remove);
+		dying = g_list_remove(dying, sp);
 		spawn_unref(sp); /* the timer's; the handle's is still held */
 	}
 	/* the pending wait and reads complete (cancelled) later, or from
 	 * within this call, and drop their references */
 	g_cancellable_cancel(sp->cancel);
 	spawn_unref(sp); /* the handle's */
+}
+
+void mb_spawn_kill_pending(void)
+{
+	for (GList *l = dying; l; l = l->next) {
+		struct mb_spawn *sp = l->data;
+		if (group_alive(sp)) {
+			g_warning("%s (process group %d): mailbell is exiting; sending SIGKILL now", sp->label,
+				(int)sp->pgid);
+			signal_group(sp, SIGKILL);
+		}
+	}
+}
+
+char **mb_spawn_environ(void)
+{
+	char **env = g_get_environ();
+	size_t n = 0;
+	for (size_t i = 0; env[i]; i++) {
+		if (g_str_has_prefix(env[i], "MAILBELL_"))
+			g_free(env[i]);
+		else
+			env[n++] = env[i];
+	}
+	env[n] = NULL;
+	return env;
 }
 
 int mb_spawn_pgid(const struct mb_spawn *sp)

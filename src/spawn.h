@@ -54,8 +54,9 @@ struct mb_spawn_result {
 
 /* Called once, from the main loop, when the shell has ended (with capture:
  * and its stdout and stderr reached end of file, or the timeout killed the
- * group). The mb_spawn is gone when it returns; a late SIGKILL of the group
- * may still follow (see above). */
+ * group); after a timeout, not before the whole group is gone or got its
+ * SIGKILL, so that a command counts as running until then. The mb_spawn is
+ * gone when it returns. */
 typedef void (*mb_spawn_done_fn)(const struct mb_spawn_result *result, void *data);
 
 /* Starts p->command. Returns the running child, or NULL with *error set
@@ -69,6 +70,16 @@ struct mb_spawn *mb_spawn_start(const struct mb_spawn_params *p, mb_spawn_done_f
  * never runs. For a caller that no longer wants the result (an account
  * removed, a credential command given up on). NULL is a no-op. */
 void mb_spawn_cancel(struct mb_spawn *sp);
+
+/* At exit: groups that got SIGTERM at their timeout and still wait for the
+ * SIGKILL get it now, so none outlives mailbell. Commands that have not
+ * timed out are left running (a hook may outlive mailbell on purpose). */
+void mb_spawn_kill_pending(void);
+
+/* The daemon's environment without its own MAILBELL_* variables, the base
+ * of every command's: a hook sees only the MAILBELL_* values mailbell sets
+ * for it. NULL-terminated, g_strfreev(). */
+char **mb_spawn_environ(void);
 
 /* Identifier of the process group (the shell's pid), for tests and logs. */
 int mb_spawn_pgid(const struct mb_spawn *sp);

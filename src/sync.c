@@ -12,7 +12,7 @@
 struct batch {
 	char *command;
 	GPtrArray *mailboxes;       /* char *, UTF-8, each once, first noted first */
-	unsigned n_new;
+	GArray *n_new;              /* unsigned, new messages per mailbox */
 	enum mb_sync_reason reason;
 };
 
@@ -49,6 +49,7 @@ static void batch_free(struct batch *b)
 {
 	g_free(b->command);
 	g_ptr_array_free(b->mailboxes, TRUE);
+	g_array_free(b->n_new, TRUE);
 	g_free(b);
 }
 
@@ -119,23 +120,35 @@ static void run_done(const struct mb_spawn_result *r, void *data)
 	maybe_idle();
 }
 
-static char **run_environ(const struct mb_sync *s, const struct batch *b)
+static unsigned batch_new(const struct batch *b)
 {
-	char **env = g_get_environ();
+	unsigned n = 0;
+	for (guint i = 0; i < b->n_new->len; i++)
+		n += g_array_index(b->n_new, unsigned, i);
+	return n;
+}
+
+static char *batch_names(const struct batch *b, const char *sep)
+{
 	GString *names = g_string_new(NULL);
 	for (guint i = 0; i < b->mailboxes->len; i++)
-		g_string_append_printf(names, "%s%s", i ? "\n" : "", (const char *)b->mailboxes->pdata[i]);
+		g_string_append_printf(names, "%s%s", i ? sep : "", (const char *)b->mailboxes->pdata[i]);
+	return g_string_free(names, FALSE);
+}
+
+static char **run_environ(const struct mb_sync *s, const struct batch *b)
+{
+	char **env = mb_spawn_environ();
+	char *names = batch_names(b, "\n");
 	char num[16];
-	g_snprintf(num, sizeof num, "%u", b->n_new);
+	g_snprintf(num, sizeof num, "%u", batch_new(b));
 	env = g_environ_setenv(env, "MAILBELL_ACCOUNT", s->account, TRUE);
-	env = g_environ_setenv(env, "MAILBELL_MAILBOXES", names->str, TRUE);
+	env = g_environ_setenv(env, "MAILBELL_MAILBOXES", names, TRUE);
 	env = g_environ_setenv(env, "MAILBELL_NEW", num, TRUE);
 	env = g_environ_setenv(env, "MAILBELL_REASON", mb_sync_reason_name(b->reason), TRUE);
 	if (s->config)
 		env = g_environ_setenv(env, "MAILBELL_CONFIG", s->config, TRUE);
-	else
-		env = g_environ_unsetenv(env, "MAILBELL_CONFIG");
-	g_string_free(names, TRUE);
+	g_free(names);
 	return env;
 }
 
@@ -153,9 +166,12 @@ static void maybe_start(struct mb_sync *s)
 			.timeout = s->timeout,
 			.label = label,
 		};
-		g_info("%s: running the sync hook (%s, %u new, %u mailbox%s)", s->account,
-			mb_sync_reason_name(b->reason), b->n_new, b->mailboxes->len,
-			b->mailboxes->len == 1 ? "" : "es");
+		char *names = batch_names(b, ", ");
+		char *shown = mb_text_ellipsize(names, 200);
+		g_info("%s: running the sync hook (%s, %u new) for %s", s->account,
+			mb_sync_reason_name(b->reason), batch_new(b), shown);
+		g_free(shown);
+		g_free(names);
 		GError *error = NULL;
 		s->running = mb_spawn_start(&p, run_done, s, &error) != NULL;
 		if (!s->running) {
@@ -196,7 +212,8 @@ void mb_sync_set_limits(struct mb_sync *s, unsigned delay, unsigned timeout, con
 	s->config = config ? g_canonicalize_filename(config, NULL) : NULL;
 }
 
-void mb_sync_note(struct mb_sync *s, const char *command, const char *mailbox, unsigned n_new,
+/* Adds one mailbox's notes to the batch of command. */
+static void add(struct mb_sync *s, const char *command, const char *mailbox, unsigned n_new,
 	enum mb_sync_reason reason)
 {
 	struct batch *b = NULL;
@@ -208,6 +225,7 @@ void mb_sync_note(struct mb_sync *s, const char *command, const char *mailbox, u
 		b = g_new0(struct batch, 1);
 		b->command = g_strdup(command);
 		b->mailboxes = g_ptr_array_new_with_free_func(g_free);
+		b->n_new = g_array_new(FALSE, TRUE, sizeof(unsigned));
 		g_queue_push_tail(&s->batches, b);
 	}
 	/* one name per line: a control character in a name must not split
@@ -216,16 +234,25 @@ void mb_sync_note(struct mb_sync *s, const char *command, const char *mailbox, u
 	for (const char *c = mailbox; *c && !control; c++)
 		control = (unsigned char)*c < 0x20 || *c == 0x7f;
 	char *name = control ? mb_text_sanitize(mailbox, strlen(mailbox)) : g_strdup(mailbox);
-	bool known = false;
-	for (guint i = 0; i < b->mailboxes->len && !known; i++)
-		known = strcmp(b->mailboxes->pdata[i], name) == 0;
-	if (known)
+	guint i = 0;
+	while (i < b->mailboxes->len && strcmp(b->mailboxes->pdata[i], name) != 0)
+		i++;
+	if (i < b->mailboxes->len) {
 		g_free(name);
-	else
+	} else {
 		g_ptr_array_add(b->mailboxes, name);
-	b->n_new += n_new;
+		unsigned zero = 0;
+		g_array_append_val(b->n_new, zero);
+	}
+	g_array_index(b->n_new, unsigned, i) += n_new;
 	if (reason > b->reason)
 		b->reason = reason;
+}
+
+void mb_sync_note(struct mb_sync *s, const char *command, const char *mailbox, unsigned n_new,
+	enum mb_sync_reason reason)
+{
+	add(s, command, mailbox, n_new, reason);
 
 	/* wait for delay seconds of quiet, but not forever */
 	gint64 now = g_get_monotonic_time();
@@ -235,6 +262,26 @@ void mb_sync_note(struct mb_sync *s, const char *command, const char *mailbox, u
 	gint64 at = MIN(now + (gint64)s->delay * G_USEC_PER_SEC, latest);
 	g_clear_handle_id(&s->timer, g_source_remove);
 	s->timer = g_timeout_add((guint)MAX(0, (at - now) / 1000), on_timer, s);
+}
+
+void mb_sync_retarget(struct mb_sync *s, mb_sync_command_fn command_for, void *data)
+{
+	GQueue old = s->batches;
+	g_queue_init(&s->batches);
+	for (GList *l = old.head; l; l = l->next) {
+		struct batch *b = l->data;
+		for (guint i = 0; i < b->mailboxes->len; i++) {
+			const char *cmd = command_for(b->mailboxes->pdata[i], data);
+			if (cmd)
+				add(s, cmd, b->mailboxes->pdata[i], g_array_index(b->n_new, unsigned, i), b->reason);
+		}
+	}
+	g_queue_clear_full(&old, (GDestroyNotify)batch_free);
+	if (g_queue_is_empty(&s->batches)) {
+		g_clear_handle_id(&s->timer, g_source_remove);
+		s->first_note = 0;
+		maybe_idle();
+	}
 }
 
 void mb_sync_flush(struct mb_sync *s)

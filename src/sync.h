@@ -20,11 +20,14 @@
  * change it covers, so that a steady trickle still gets synced. */
 #define MB_SYNC_MAX_WAIT_FACTOR 10
 
-/* Why a run happens; a run covering several notes takes the highest. */
+/* Why a run happens; a run covering several notes takes the highest: start
+ * only when it is the first sign-in since mailbell started for every
+ * mailbox it covers (a mailbox added by a reload makes a reconnect of the
+ * others no start). */
 enum mb_sync_reason {
 	MB_SYNC_REASON_CHANGE,    /* new mail, expunges or flag changes */
-	MB_SYNC_REASON_RECONNECT, /* a connection signed in again */
 	MB_SYNC_REASON_START,     /* the first sign-in since mailbell started */
+	MB_SYNC_REASON_RECONNECT, /* a connection signed in again */
 };
 
 struct mb_sync;
@@ -43,6 +46,14 @@ void mb_sync_set_limits(struct mb_sync *sync, unsigned delay, unsigned timeout, 
  * run together, one run per command, in the order first noted. */
 void mb_sync_note(struct mb_sync *sync, const char *command, const char *mailbox, unsigned n_new,
 	enum mb_sync_reason reason);
+
+/* Returns the sync hook command for mailbox now (borrowed), or NULL. */
+typedef const char *(*mb_sync_command_fn)(const char *mailbox, void *data);
+
+/* After a reload: every noted mailbox not yet run moves to the command
+ * command_for gives it now, or is dropped when that is NULL. A run under
+ * way is not touched. */
+void mb_sync_retarget(struct mb_sync *sync, mb_sync_command_fn command_for, void *data);
 
 /* Starts what is noted now instead of after the delay (mailbell --once,
  * before the account stops). */

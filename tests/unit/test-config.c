@@ -677,6 +677,20 @@ START_TEST(test_sync_hooks)
 	ck_assert_ptr_null(mb_account_config_sync_hook(c, account(c, 0), NULL));
 	mb_config_destroy(c);
 
+	/* a key may be a pattern: the exact name wins, then the first match */
+	c = load_ok(ACCOUNT "mailboxes = INBOX, Lists.*\nsync_hook.Lists.%.old =\nsync_hook.Lists.* = lists\n"
+		"sync_hook.Lists.rust = rust\n");
+	ck_assert_str_eq(mb_account_config_sync_hook(c, account(c, 0), "Lists.dev"), "lists");
+	ck_assert_str_eq(mb_account_config_sync_hook(c, account(c, 0), "Lists.rust"), "rust");
+	ck_assert_ptr_null(mb_account_config_sync_hook(c, account(c, 0), "Lists.a.old"));
+	ck_assert_ptr_null(mb_account_config_sync_hook(c, account(c, 0), "INBOX"));
+	mb_config_destroy(c);
+	c = load_ok(ACCOUNT "mailboxes = INBOX, Lists/rust\nsync_hook.Lists/* = lists\n");
+	ck_assert_str_eq(mb_account_config_sync_hook(c, account(c, 0), "Lists/rust"), "lists");
+	mb_config_destroy(c);
+	assert_error(ACCOUNT "mailboxes = INBOX, col:on\nsync_hook.col:on = x\n",
+		"6: a mailbox name with ':' cannot be written in sync_hook.MAILBOX: use a pattern, e.g. sync_hook.col*");
+
 	assert_error(ACCOUNT "sync_hook.Work = x\n",
 		"5: account a: sync_hook.Work: Work is not one of the mailboxes watched (INBOX)");
 	assert_error(ACCOUNT "sync_hook. = x\n", "5: missing mailbox name in 'sync_hook.': use sync_hook.MAILBOX = COMMAND");
