@@ -299,7 +299,7 @@ START_TEST(test_cancel)
 	/* after the shell exited, while a child still holds the pipes, and
 	 * after the timeout's SIGTERM: nothing may fire later */
 	struct seen t = { 0 };
-	sp = start("trap '' TERM; (trap '' TERM; sleep 30) & exit 0", true, 1, &t);
+	sp = start("trap '' TERM; (trap '' TERM; sleep 30) & sleep 0.3; exit 0", true, 1, &t);
 	pg = mb_spawn_pgid(sp);
 	run_until(&t.calls, 2.2); /* a seconds timer may fire late */
 	ck_assert_int_eq(t.calls, 0);
