@@ -48,6 +48,7 @@ struct mb_spawn {
 	gint64 started;             /* monotonic µs */
 	guint term_timer;
 	guint kill_timer;
+	guint recheck_timer;        /* timed out, shell gone: is the group? */
 	struct capture out, err;
 };
 
@@ -73,6 +74,7 @@ static void spawn_unref(struct mb_spawn *sp)
 		return;
 	g_clear_handle_id(&sp->term_timer, g_source_remove);
 	g_clear_handle_id(&sp->kill_timer, g_source_remove);
+	g_clear_handle_id(&sp->recheck_timer, g_source_remove);
 	capture_finish(&sp->out, sp->secret);
 	capture_finish(&sp->err, false);
 	g_clear_object(&sp->proc);
@@ -138,6 +140,10 @@ static bool group_alive(const struct mb_spawn *sp)
 	return sp->pgid > 1 && kill(-sp->pgid, 0) == 0;
 }
 
+#define RECHECK_MS 50
+
+static gboolean on_recheck(gpointer data);
+
 static void maybe_finish(struct mb_spawn *sp)
 {
 	if (sp->finished || !sp->shell_ended)
@@ -148,9 +154,23 @@ static void maybe_finish(struct mb_spawn *sp)
 	 * died of the SIGTERM may leave a child that ignores it, and the
 	 * caller's "one at a time" and "wait for every hook" must count it
 	 * until the SIGKILL. */
-	if (sp->timed_out && !sp->killed && group_alive(sp))
+	if (sp->timed_out && !sp->killed && group_alive(sp)) {
+		/* the rest of the group usually dies of the same SIGTERM a
+		 * moment later: look again soon, else the SIGKILL decides */
+		if (!sp->recheck_timer)
+			sp->recheck_timer = g_timeout_add(RECHECK_MS, on_recheck, spawn_ref(sp));
 		return;
+	}
 	finish(sp);
+}
+
+static gboolean on_recheck(gpointer data)
+{
+	struct mb_spawn *sp = data;
+	sp->recheck_timer = 0;
+	maybe_finish(sp);
+	spawn_unref(sp); /* the timer's */
+	return G_SOURCE_REMOVE;
 }
 
 static void on_wait(GObject *source, GAsyncResult *res, gpointer data)
