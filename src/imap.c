@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "boottimer.h"
 #include "idle-period.h"
 #include "imap-parser.h"
 #include "imap-utf7.h"
@@ -209,7 +210,8 @@ struct mb_imap_session {
 	bool period_told;        /* the fixed-period hint was logged */
 
 	guint deadline;
-	guint timer;             /* keepalive or poll */
+	guint timer;             /* keepalive or poll, on CLOCK_BOOTTIME: one
+	                          * due during a suspend fires at resume */
 };
 
 static void handle_response(struct mb_imap_session *s, struct mb_imap_response *r);
@@ -1102,7 +1104,7 @@ static void go_idle(struct mb_imap_session *s)
 	set_state(s, S_POLL_WAIT);
 	clear_source(&s->deadline);
 	clear_source(&s->timer);
-	s->timer = g_timeout_add_seconds(s->poll_interval, on_timer, s);
+	s->timer = mb_boottimer_add_seconds(s->poll_interval, on_timer, s);
 	if (!s->polling_told) {
 		s->polling_told = true;
 		if (s->idle_silent && has_cap(s, "IDLE"))
@@ -1176,7 +1178,7 @@ static void idle_started(struct mb_imap_session *s)
 	unsigned every = s->keepalive;
 	if (polls_others(s) && s->poll_interval < every)
 		every = s->poll_interval;
-	s->timer = g_timeout_add_seconds(every, on_timer, s);
+	s->timer = mb_boottimer_add_seconds(every, on_timer, s);
 	if (!s->announced) {
 		s->announced = true;
 		for (guint i = 0; i < s->mboxes->len; i++) {

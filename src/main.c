@@ -27,16 +27,19 @@
 #define HOOK_MAX_RUNNING 4
 /* Seconds SIGTERM waits for LOGOUTs before exiting anyway. */
 #define SHUTDOWN_GRACE 5
-/* Seconds between checks of CLOCK_BOOTTIME against CLOCK_MONOTONIC, and the
- * gap between them that means the machine was suspended. */
-#define SUSPEND_CHECK 10
+/* Seconds by which CLOCK_BOOTTIME must have run ahead of CLOCK_MONOTONIC
+ * since the last look to mean that the machine was suspended. */
 #define SUSPEND_GAP 5
+/* Seconds after a resume seen by the clocks during which logind's
+ * PrepareForSleep(false) announces that same resume, not another one. */
+#define RESUME_SAME 30
 
 static GMainLoop *loop;
 static GPtrArray *accounts;      /* struct mb_account *, config order */
 static unsigned stopping_accounts;
 static bool shutting_down;
 static gint64 sleep_offset; /* CLOCK_BOOTTIME - CLOCK_MONOTONIC, µs */
+static gint64 clock_resumed_at; /* monotonic µs of the last resume the clocks showed */
 static int exit_status;
 
 /* A configuration and the accounts still using it: a reload replaces the
@@ -223,16 +226,48 @@ static gint64 boot_minus_monotonic(void)
 }
 
 /* CLOCK_MONOTONIC stops during suspend, CLOCK_BOOTTIME does not: the gap
- * between them grows by the time spent asleep. Works without logind. */
-static gboolean on_suspend_check(gpointer data)
+ * between them grows by the time spent asleep. Works without logind, and
+ * without a timer of its own: this source has no fd and no timeout, but
+ * GLib runs its check after every poll of the main loop, whatever ended it.
+ * After a resume the first such wake-up comes soon: a keepalive that fell
+ * due while asleep fires at once (its deadline is on CLOCK_BOOTTIME), and
+ * so do logind's signal, a dropped connection or a network change. */
+static gboolean resume_prepare(GSource *source, gint *timeout)
+{
+	*timeout = -1;
+	return FALSE;
+}
+
+static gboolean resume_check(GSource *source)
 {
 	gint64 now = boot_minus_monotonic();
-	if (now - sleep_offset > (gint64)SUSPEND_GAP * G_USEC_PER_SEC) {
-		sleep_offset = now;
-		resumed("resumed from suspend (clock gap)");
-	}
+	bool slept = now - sleep_offset > (gint64)SUSPEND_GAP * G_USEC_PER_SEC;
 	sleep_offset = now;
+	return slept;
+}
+
+static gboolean resume_dispatch(GSource *source, GSourceFunc func, gpointer data)
+{
+	clock_resumed_at = g_get_monotonic_time();
+	resumed("resumed from suspend (clock gap)");
 	return G_SOURCE_CONTINUE;
+}
+
+static void watch_resume(void)
+{
+	static GSourceFuncs funcs = {
+		.prepare = resume_prepare,
+		.check = resume_check,
+		.dispatch = resume_dispatch,
+	};
+	sleep_offset = boot_minus_monotonic();
+	GSource *source = g_source_new(&funcs, sizeof(GSource));
+	/* before the sources that woke the loop: a keepalive due during
+	 * the sleep would only probe a connection about to be replaced */
+	g_source_set_priority(source, G_PRIORITY_HIGH);
+	g_source_set_name(source, "mb-resume-check");
+	g_source_attach(source, NULL);
+	g_source_unref(source);
 }
 
 static void on_prepare_for_sleep(GDBusConnection *bus, const char *sender, const char *path,
@@ -241,17 +276,24 @@ static void on_prepare_for_sleep(GDBusConnection *bus, const char *sender, const
 	gboolean going_down = FALSE;
 	if (g_variant_is_of_type(params, G_VARIANT_TYPE("(b)")))
 		g_variant_get(params, "(b)", &going_down);
-	if (!going_down) {
-		sleep_offset = boot_minus_monotonic();
-		resumed("resumed from suspend (logind)");
+	if (going_down)
+		return;
+	/* The wake-up that delivers this signal has run resume_check() first,
+	 * so after a real sleep the clocks have usually seen it already. */
+	sleep_offset = boot_minus_monotonic();
+	if (clock_resumed_at && g_get_monotonic_time() - clock_resumed_at
+	    < (gint64)RESUME_SAME * G_USEC_PER_SEC) {
+		g_info("resumed from suspend (logind): already reconnecting");
+		return;
 	}
+	resumed("resumed from suspend (logind)");
 }
 
 static void on_system_bus(GObject *source, GAsyncResult *res, gpointer data)
 {
 	GDBusConnection *bus = g_bus_get_finish(res, NULL);
 	if (!bus)
-		return; /* no system bus: the clock check still works */
+		return; /* no system bus: resume_check() still works */
 	g_dbus_connection_signal_subscribe(bus, "org.freedesktop.login1",
 		"org.freedesktop.login1.Manager", "PrepareForSleep", "/org/freedesktop/login1",
 		NULL, G_DBUS_SIGNAL_FLAGS_NONE, on_prepare_for_sleep, NULL, NULL);
@@ -706,6 +748,15 @@ int main(int argc, char **argv)
 	current->refs = 1;
 	started_at = g_get_real_time() / G_USEC_PER_SEC;
 
+	/* Threads of an idle mailbell, each asleep in poll() until it has work:
+	 * this one, with the main loop; GLib's worker "gmain", which GLib starts
+	 * for g_unix_signal_add() and child watches (hooks) and which wakes only
+	 * for a signal; GDBus's "gdbus", which carries the ctl interface on the
+	 * session bus and logind's PrepareForSleep on the system bus (none
+	 * without a bus); and "mb-notify" (notify.c: libnotify's synchronous
+	 * calls must not block this loop), started only if an account has
+	 * notify = yes. GIO's "pool-mailbell" threads (DNS lookups, GTask jobs)
+	 * end by themselves about 15 s after their last job. */
 	if (want_notify(config) && !mb_notify_init())
 		g_warning("built without libnotify: desktop notifications are off; hooks still run");
 	mb_hook_init(config->hook_timeout, HOOK_MAX_RUNNING, config->path);
@@ -746,8 +797,7 @@ int main(int argc, char **argv)
 	 * network-changed. Either way the connections are probed. */
 	g_signal_connect(monitor, "notify::network-available", G_CALLBACK(on_network_available), NULL);
 	g_signal_connect(monitor, "notify::connectivity", G_CALLBACK(on_network_available), NULL);
-	sleep_offset = boot_minus_monotonic();
-	g_timeout_add_seconds(SUSPEND_CHECK, on_suspend_check, NULL);
+	watch_resume();
 	g_bus_get(G_BUS_TYPE_SYSTEM, NULL, on_system_bus, NULL);
 
 	g_message("mailbell %s: %s %u account%s", MB_VERSION, once ? "checking" : "watching",

@@ -1,0 +1,137 @@
+/* Tests of boottimer.c: a deadline fires once and then its source is gone,
+ * a deadline already past fires at the next iteration (as a keepalive due
+ * during a suspend does at resume), deadlines fire in their order, and a
+ * removed one never fires and leaves no file descriptor behind. Suspend
+ * itself cannot be had in a test; what is tested is that the deadlines are
+ * absolute CLOCK_BOOTTIME instants. No timing is asserted: the loop runs
+ * until the callbacks ran, and check's timeout catches a hang. */
+#define G_LOG_DOMAIN "mailbell-test"
+
+#include <check.h>
+#include <dirent.h>
+#include <stdlib.h>
+
+#include <glib.h>
+
+#include "boottimer.h"
+
+struct fired {
+	int calls;
+	int order;                  /* position among all calls, from 1 */
+	gint64 at;                  /* mb_boottimer_now() in the callback */
+};
+
+static int calls_so_far;
+
+static gboolean
+on_fire(gpointer data)
+{
+	struct fired *f = data;
+	f->calls++;
+	f->order = ++calls_so_far;
+	f->at = mb_boottimer_now();
+	/* one-shot whatever the callback says */
+	return G_SOURCE_CONTINUE;
+}
+
+static void
+run_until(const int *calls)
+{
+	while (*calls == 0)
+		g_main_context_iteration(NULL, TRUE);
+}
+
+static int
+open_fds(void)
+{
+	int n = 0;
+	DIR *d = opendir("/proc/self/fd");
+	ck_assert_ptr_nonnull(d);
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n;
+}
+
+START_TEST(test_fires_once)
+{
+	struct fired f = { 0 };
+	gint64 due = mb_boottimer_now() + G_USEC_PER_SEC;
+	guint id = mb_boottimer_add_seconds(1, on_fire, &f);
+	ck_assert_uint_ne(id, 0);
+	run_until(&f.calls);
+	ck_assert_int_eq(f.calls, 1);
+	ck_assert_int_ge(f.at, due);  /* a timer never fires early */
+	ck_assert_ptr_null(g_main_context_find_source_by_id(NULL, id));
+}
+END_TEST
+
+START_TEST(test_past_deadline_fires_at_once)
+{
+	struct fired past = { 0 }, epoch = { 0 }, later = { 0 };
+	gint64 now = mb_boottimer_now();
+	guint late = mb_boottimer_add_at(now + (gint64)3600 * G_USEC_PER_SEC, on_fire, &later);
+	mb_boottimer_add_at(now - (gint64)3600 * G_USEC_PER_SEC, on_fire, &past);
+	mb_boottimer_add_at(0, on_fire, &epoch);  /* 0 would disarm a timerfd */
+	while (past.calls == 0 || epoch.calls == 0)
+		g_main_context_iteration(NULL, TRUE);
+	ck_assert_int_eq(past.calls, 1);
+	ck_assert_int_eq(epoch.calls, 1);
+	ck_assert_int_eq(later.calls, 0);
+	g_source_remove(late);
+}
+END_TEST
+
+START_TEST(test_in_deadline_order)
+{
+	struct fired first = { 0 }, second = { 0 };
+	gint64 now = mb_boottimer_now();
+	calls_so_far = 0;
+	mb_boottimer_add_at(now + 2 * G_USEC_PER_SEC, on_fire, &second);
+	mb_boottimer_add_at(now + G_USEC_PER_SEC / 2, on_fire, &first);
+	run_until(&second.calls);
+	ck_assert_int_eq(first.calls, 1);
+	ck_assert_int_eq(first.order, 1);
+	ck_assert_int_eq(second.order, 2);
+}
+END_TEST
+
+START_TEST(test_removed_never_fires)
+{
+	struct fired removed = { 0 }, kept = { 0 };
+	g_main_context_iteration(NULL, FALSE);  /* the context's own eventfd */
+	int fds = open_fds();
+	guint id = mb_boottimer_add_seconds(1, on_fire, &removed);
+	ck_assert_int_eq(open_fds(), fds + 1);
+	g_source_remove(id);
+	ck_assert_int_eq(open_fds(), fds);
+	mb_boottimer_add_seconds(2, on_fire, &kept);
+	run_until(&kept.calls);
+	ck_assert_int_eq(removed.calls, 0);
+	ck_assert_int_eq(open_fds(), fds);  /* a fired one closes its fd too */
+}
+END_TEST
+
+static Suite *
+boottimer_suite(void)
+{
+	Suite *s = suite_create("boottimer");
+	TCase *tc = tcase_create("deadlines");
+	tcase_add_test(tc, test_fires_once);
+	tcase_add_test(tc, test_past_deadline_fires_at_once);
+	tcase_add_test(tc, test_in_deadline_order);
+	tcase_add_test(tc, test_removed_never_fires);
+	tcase_set_timeout(tc, 30);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(boottimer_suite());
+	srunner_run_all(sr, CK_ENV);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
