@@ -16,7 +16,9 @@ a raw IDLE client (Python socket) through the same proxy, timed from the same
 event to its "* N EXISTS" (for a mailbox mailbell watches by NOTIFY, to the
 "* STATUS" event of the same NOTIFY SET). "mailbell - floor" is what mailbell adds: the round
 trips it needs after hearing of the mail (DONE, UID FETCH; with NOTIFY for a
-mailbox not selected, EXAMINE too) and its own time.
+mailbox not selected, EXAMINE too) and its own time. (Dovecot times NOTIFY
+events per connection: there the floor and mailbell may hear of one message a
+few hundred ms apart either way; the typical difference is the figure.)
 
 Usage: tests/bench/latency.py [--count N] [--dovecot] [--rtt MS]   (MAILBELL=path/to/mailbell)
 Prints figures; asserts nothing about speed.
