@@ -14,6 +14,8 @@ mailbell sat in IDLE waiting for Dovecot's next push while the burst went on,
 and the hook start rate. --notify turns notifications on (a mock service on
 a private D-Bus); --wrap runs mailbell under a command (strace, perf).
 
+MAILBELL_KEEP_TMP=1 keeps the temporary directory (mailbell's logs).
+
 Usage: tests/bench/burst.py [--count N] [--runs R] [--trace] [--notify]
        [--hook-concurrency N] [--wrap CMD]   (MAILBELL=path/to/mailbell)
 Prints figures; asserts nothing about speed.
@@ -21,6 +23,7 @@ Prints figures; asserts nothing about speed.
 import argparse
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -227,6 +230,10 @@ def main():
         dv.stop()
         if bus:
             bus.stop()
+        if os.environ.get('MAILBELL_KEEP_TMP'):
+            print(f'keeping {d} (mailbell\'s stderr.log with each run\'s config)')
+        else:
+            shutil.rmtree(d, ignore_errors=True)
     if len(results) > 1:
         print(f'median of {len(results)}: last APPEND -> last hook '
               f'{statistics.median(r["last"] for r in results) * 1000:.0f} ms, first APPEND -> '

@@ -26,6 +26,7 @@ Prints figures; asserts nothing about speed.
 import argparse
 import os
 import re
+import shutil
 import socket
 import statistics
 import subprocess
@@ -285,6 +286,7 @@ def bench_fake(count, rtt=None):
         for x in (proxy, floor_proxy):
             if x:
                 x.stop()
+        shutil.rmtree(d, ignore_errors=True)
 
 
 def bench_dovecot(count, rtt=None):
@@ -343,6 +345,7 @@ def bench_dovecot(count, rtt=None):
             if proxy:
                 proxy.stop()
             dv.stop()
+    shutil.rmtree(d, ignore_errors=True)
 
 
 if __name__ == '__main__':
