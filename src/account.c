@@ -64,6 +64,8 @@ struct mstate {
 	GQueue notify_pending;      /* UIDs whose notification is queued */
 	bool reuse_told;            /* warned about a server reusing UIDs */
 	bool in_report;             /* the batch saves once at its end */
+	bool save_due;              /* hook or notification progress not yet
+	                             * written (see save_soon()) */
 	gint64 last_message;        /* Unix seconds of the last one reported, 0 */
 	unsigned reported;          /* messages reported since start */
 	gint64 unseen;              /* UNSEEN from STATUS/NOTIFY, -1: unknown */
@@ -141,6 +143,7 @@ struct mb_account {
 	enum mb_account_check_status check_status;
 	char *check_line;           /* set when the server answered LIST */
 	GList *hook_ctxs;           /* struct hook_ctx * whose hook is queued */
+	guint save_id;              /* save_soon()'s idle source */
 	struct mb_sync *sync;       /* sync hooks; NULL unless watching */
 	bool once;                  /* mb_account_once(): flush sync at stop */
 };
@@ -176,6 +179,7 @@ static void set_last_error(struct watch *w, const char *reason)
 }
 
 static void save_state(struct mb_account *a, struct mstate *ms, bool durable);
+static void save_soon(struct mb_account *a, struct mstate *ms);
 
 /* Hooks start in queue order, so everything below the oldest hook still
  * queued is done. */
@@ -208,7 +212,7 @@ static void notify_done(bool shown, void *data)
 		uint32_t before = ms->st.notified_uid;
 		update_hook_uid(ms);
 		if (ms->st.notified_uid != before)
-			save_state(ctx->acct, ms, false);
+			save_soon(ctx->acct, ms);
 	}
 	g_free(ctx);
 }
@@ -230,7 +234,7 @@ static void hook_started(void *data)
 	uint32_t before = ms->st.hook_uid;
 	update_hook_uid(ms);
 	if (ms->st.hook_uid != before)
-		save_state(ctx->acct, ms, false); /* a crash, not a power loss */
+		save_soon(ctx->acct, ms); /* a crash, not a power loss */
 	g_free(ctx);
 }
 
@@ -361,11 +365,47 @@ static void report(struct watch *w, struct mstate *ms, GPtrArray *msgs, uint32_t
 
 static void save_state(struct mb_account *a, struct mstate *ms, bool durable)
 {
+	ms->save_due = false;
 	GError *error = NULL;
 	if (!mb_state_set(a->state, a->ac->name, ms->name, &ms->st, durable, &error)) {
 		g_warning("%s: %s: cannot save state: %s", a->ac->name, ms->name, error->message);
 		g_error_free(error);
 	}
+}
+
+static void save_due(struct mb_account *a)
+{
+	g_clear_handle_id(&a->save_id, g_source_remove);
+	GHashTableIter it;
+	gpointer v;
+	g_hash_table_iter_init(&it, a->mstates);
+	while (g_hash_table_iter_next(&it, NULL, &v)) {
+		struct mstate *ms = v;
+		if (ms->save_due)
+			save_state(a, ms, false);
+	}
+}
+
+static gboolean on_save(gpointer data)
+{
+	struct mb_account *a = data;
+	a->save_id = 0;
+	save_due(a);
+	return G_SOURCE_REMOVE;
+}
+
+/* Progress of hooks and notifications is written at the start of the next
+ * main loop iteration, before anything else runs: the notification service
+ * taking 200 messages at once makes one write, not 200 in a row holding
+ * up the hooks, and the hooks started in one iteration share one. A kill
+ * -9 before it is as if during the write: what it records happens again
+ * after a restart (README, honest limits); the window grows by the rest of
+ * the iteration, a fraction of a millisecond. */
+static void save_soon(struct mb_account *a, struct mstate *ms)
+{
+	ms->save_due = true;
+	if (!a->save_id)
+		a->save_id = g_idle_add_full(G_PRIORITY_HIGH, on_save, a, NULL);
 }
 
 /* --- session events ------------------------------------------------------ */
@@ -1640,6 +1680,7 @@ void mb_account_destroy(struct mb_account *a)
 {
 	if (!a)
 		return;
+	save_due(a);
 	for (GList *l = a->hook_ctxs; l; l = l->next)
 		((struct hook_ctx *)l->data)->acct = NULL;
 	g_list_free(a->hook_ctxs);

@@ -868,6 +868,9 @@ static const struct setting settings[] = {
 	GENERAL("hook_timeout", hook_timeout, "1m", 0,
 		"how long a hook or sync hook may run before it gets SIGTERM",
 		T_DURATION, .min = 1, .max = 3600),
+	GENERAL("hook_concurrency", hook_concurrency, NULL, 0,
+		"the most hooks that run at once; more wait in order",
+		T_NUMBER, .min = 1, .max = 256),
 	GENERAL("sync_hook", sync_hook, NULL, 0,
 		"command run once per burst of changes in an account's mailboxes, and after each sign-in",
 		T_COMMAND(set_general_hook)),
@@ -1514,6 +1517,9 @@ mb_config_load(const char *path, GError **error)
 		.account_checks = g_array_new(FALSE, FALSE, sizeof(struct account_check)),
 	};
 	apply_defaults(&p, SECTION_GENERAL, config);
+	/* derived: a burst of mail starts hooks as fast as the machine can run
+	 * them, and a small one still gets a few at once */
+	config->hook_concurrency = CLAMP(g_get_num_processors(), 4, 256);
 	int ret = ini_parse_stream(read_line, &p, handle_pair, &p);
 	if (!p.error && ret > 0)
 		fail(&p, ret, "syntax error");

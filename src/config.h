@@ -82,6 +82,8 @@ struct mb_config {
 	unsigned timeout;       /* seconds */
 	unsigned poll_interval; /* seconds */
 	unsigned hook_timeout;  /* seconds a hook may run before SIGTERM */
+	unsigned hook_concurrency; /* hooks running at once; when not written:
+	                         * the number of CPUs, at least 4 */
 	bool notify;
 	char *open_cmd;         /* NULL: no "Open" action */
 	bool mark_read;         /* offer "Mark as read" */

@@ -23,8 +23,6 @@
 #include "notify.h"
 #include "state.h"
 
-/* Hooks allowed to run at once; more wait in order. */
-#define HOOK_MAX_RUNNING 4
 /* Seconds SIGTERM waits for LOGOUTs before exiting anyway. */
 #define SHUTDOWN_GRACE 5
 /* Seconds by which CLOCK_BOOTTIME must have run ahead of CLOCK_MONOTONIC
@@ -450,7 +448,7 @@ static bool reload(char **error_r, void *data)
 	accounts = kept;
 	cfg_unref(current);
 	current = next;
-	mb_hook_init(nc->hook_timeout, HOOK_MAX_RUNNING, nc->path);
+	mb_hook_init(nc->hook_timeout, nc->hook_concurrency, nc->path);
 	mb_notify_set_max_lines(nc->catchup_summary);
 	set_quiet_hours(nc);
 	if (want_notify(nc) && !mb_notify_init())
@@ -759,7 +757,7 @@ int main(int argc, char **argv)
 	 * end by themselves about 15 s after their last job. */
 	if (want_notify(config) && !mb_notify_init())
 		g_warning("built without libnotify: desktop notifications are off; hooks still run");
-	mb_hook_init(config->hook_timeout, HOOK_MAX_RUNNING, config->path);
+	mb_hook_init(config->hook_timeout, config->hook_concurrency, config->path);
 	mb_notify_set_max_lines(config->catchup_summary);
 	mb_notify_hold_init(state, on_changed, NULL);
 	mb_notify_set_mark_read_handler(on_mark_read, NULL);

@@ -1,7 +1,7 @@
 /* Per account and mailbox: UIDVALIDITY, highest UID reported and
  * HIGHESTMODSEQ (RFC 7162), kept on disk so a restart neither misses nor
  * repeats a message. One key file per account under the state directory,
- * written atomically (temporary file, fsync, rename). */
+ * written atomically (temporary file, rename; fsync only when durable). */
 #ifndef MB_STATE_H
 #define MB_STATE_H
 

@@ -6,14 +6,27 @@ sends "* N EXISTS" during IDLE; the clock runs until the hook starts. That is
 mailbell's whole share: leaving IDLE, UID FETCH, decoding, rules, spawning
 /bin/sh. With --dovecot the same is measured end to end against a real
 Dovecot (APPEND returned -> hook started), which adds Dovecot's own ~0.5 s
-notification batching.
+notification batching; mailbell watches INBOX and a second mailbox, mail goes
+to each in turn, once with Dovecot's NOTIFY and once without it (then each
+mailbox has a connection of its own).
 
-Usage: tests/bench/latency.py [--count N] [--dovecot]   (MAILBELL=path/to/mailbell)
+--rtt MS puts a proxy (tests/faultproxy.py) adding MS/2 each way between
+mailbell and the server. Beside mailbell's figure the bench prints the floor:
+a raw IDLE client (Python socket) through the same proxy, timed from the same
+event to its "* N EXISTS" (for a mailbox mailbell watches by NOTIFY, to the
+"* STATUS" event of the same NOTIFY SET). "mailbell - floor" is what mailbell adds: the round
+trips it needs after hearing of the mail (DONE, UID FETCH; with NOTIFY for a
+mailbox not selected, EXAMINE too) and its own time. (Dovecot times NOTIFY
+events per connection: there the floor and mailbell may hear of one message a
+few hundred ms apart either way; the typical difference is the figure.)
+
+Usage: tests/bench/latency.py [--count N] [--dovecot] [--rtt MS]   (MAILBELL=path/to/mailbell)
 Prints figures; asserts nothing about speed.
 """
 import argparse
-import json
 import os
+import re
+import shutil
 import socket
 import statistics
 import subprocess
@@ -28,6 +41,7 @@ MAILBELL = os.environ.get('MAILBELL', os.path.join(ROOT, 'build', 'src', 'mailbe
 
 sys.path.insert(0, os.path.dirname(HERE))
 import fakeimap  # noqa: E402  (its Msg answers exactly the items mailbell asks for)
+from faultproxy import FaultProxy  # noqa: E402
 
 
 class FakeServer(threading.Thread):
@@ -43,6 +57,12 @@ class FakeServer(threading.Thread):
         self.sent_at = {}
 
     def run(self):
+        try:
+            self.serve()
+        except OSError:
+            pass  # the client (or the proxy in between) went away
+
+    def serve(self):
         conn, _ = self.sock.accept()
         conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.conn = conn
@@ -91,6 +111,96 @@ class FakeServer(threading.Thread):
         self.conn.sendall(f'* {self.exists} EXISTS\r\n'.encode())
 
 
+class FloorClient:
+    """The floor: a raw IDLE client that does nothing but wait for news of mail. Signs in
+    (LOGIN), EXAMINEs mailbox and stays in IDLE; a thread stamps every "* N EXISTS" as it
+    arrives. With notify_for, it EXAMINEs INBOX and asks NOTIFY (RFC 5465) for MessageNew in
+    the mailbox notify_for, as mailbell does, and stamps that mailbox's "* STATUS" events."""
+
+    def __init__(self, port, user, password, mailbox='INBOX', ssl_context=None, host='127.0.0.1',
+                 notify_for=None):
+        sock = socket.create_connection(('127.0.0.1', port), timeout=30)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if ssl_context:
+            sock = ssl_context.wrap_socket(sock, server_hostname=host)
+        self.sock = sock
+        self.f = sock.makefile('rb')
+        self.f.readline()  # greeting
+        self.command(f'a1 LOGIN {user} "{password}"')
+        self.command(f'a2 EXAMINE "{mailbox}"')
+        self.notify_for = notify_for
+        if notify_for:
+            self.command(f'a4 NOTIFY SET (selected (MessageNew MessageExpunge)) '
+                         f'(mailboxes "{notify_for}" (MessageNew MessageExpunge))')
+        self.sock.sendall(b'a3 IDLE\r\n')
+        while not self.f.readline().startswith(b'+'):
+            pass
+        self.exists = []  # (time.time(), N)
+        self.cond = threading.Condition()
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def command(self, line):
+        tag = line.split()[0].encode()
+        self.sock.sendall(line.encode() + b'\r\n')
+        while True:
+            got = self.f.readline()
+            if not got:
+                raise RuntimeError(f'floor client: connection closed after {line!r}')
+            if got.startswith(tag + b' '):
+                if not got.startswith(tag + b' OK'):
+                    raise RuntimeError(f'floor client: {line!r}: {got!r}')
+                return
+
+    def _run(self):
+        try:
+            for line in self.f:
+                t = time.time()
+                n = None
+                if self.notify_for:
+                    m = re.match(rb'\* STATUS "?([^" ]*)"? \((.*)\)', line)
+                    if m and m.group(1).decode() == self.notify_for:
+                        items = dict(re.findall(rb'([A-Z]+) (\d+)', m.group(2)))
+                        n = max(int(items.get(b'MESSAGES', 0)), int(items.get(b'UIDNEXT', 1)) - 1)
+                else:
+                    m = re.match(rb'\* (\d+) EXISTS', line)
+                    if m:
+                        n = int(m.group(1))
+                if n is not None:
+                    with self.cond:
+                        self.exists.append((t, n))
+                        self.cond.notify_all()
+        except (OSError, ValueError):
+            pass
+
+    def wait_exists(self, n, timeout=10):
+        """When the first EXISTS of at least n arrived (epoch seconds), or None."""
+        end = time.time() + timeout
+        with self.cond:
+            while True:
+                for t, k in self.exists:
+                    if k >= n:
+                        return t
+                left = end - time.time()
+                if left <= 0:
+                    return None
+                self.cond.wait(left)
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+def proxied(port, rtt):
+    """(port to connect to, proxy or None): through a proxy adding rtt/2 ms each way."""
+    if rtt is None:
+        return port, None
+    proxy = FaultProxy(('127.0.0.1', port)).start()
+    proxy.delay(rtt / 2)
+    return proxy.port, proxy
+
+
 def run_mailbell(d, account_lines):
     cfg = os.path.join(d, 'config.ini')
     hook_log = os.path.join(d, 'hooks.jsonl')
@@ -128,62 +238,124 @@ def report(name, delays):
           f'p95 {p95 * 1000:.1f} ms, min {delays[0] * 1000:.1f} ms, max {delays[-1] * 1000:.1f} ms')
 
 
-def bench_fake(count):
+def report_pairs(what, start, floor, total):
+    """floor and total: per-event delays from start (None: lost); prints both and, event by
+    event, their difference."""
+    pairs = [(f, t) for f, t in zip(floor, total) if f is not None and t is not None]
+    if not pairs:
+        print(f'{what}: no figures')
+        return
+    report(f'{what}: {start} -> raw IDLE client hears of it (floor)', [f for f, _ in pairs])
+    report(f'{what}: {start} -> hook running (mailbell)', [t for _, t in pairs])
+    report(f'{what}: mailbell - floor', [t - f for f, t in pairs])
+
+
+def bench_fake(count, rtt=None):
     d = tempfile.mkdtemp(prefix='mb-bench-')
     srv = FakeServer()
     srv.start()
-    p, hook_log = run_mailbell(d, f'host = 127.0.0.1\nport = {srv.port}\ntls = none\n'
+    floor_srv = FakeServer()
+    floor_srv.start()
+    port, proxy = proxied(srv.port, rtt)
+    floor_port, floor_proxy = proxied(floor_srv.port, rtt)
+    p, hook_log = run_mailbell(d, f'host = 127.0.0.1\nport = {port}\ntls = none\n'
                                   'user = u\npassword = p\n')
+    floor = None
     try:
-        assert srv.idling.wait(10), 'mailbell did not reach IDLE'
-        delays = []
+        assert srv.idling.wait(30), 'mailbell did not reach IDLE'
+        floor = FloorClient(floor_port, 'u', 'p')
+        delays, floors = [], []
         for i in range(count):
             srv.idling.wait(5)
+            time.sleep(0.05 + (rtt or 0) / 1000)  # mailbell is back in IDLE, not on its way
             srv.new_mail()
+            floor_srv.new_mail()
             uid = srv.exists
             assert wait(lambda: any(int(h['uid']) == uid for h in hooks(hook_log))), 'no hook'
             h = [h for h in hooks(hook_log) if int(h['uid']) == uid][0]
             delays.append(h['t'] - srv.sent_at[uid])
-        report('EXISTS sent -> hook running (mailbell + /bin/sh + date start-up)', delays)
+            t = floor.wait_exists(floor_srv.exists)
+            floors.append(t - floor_srv.sent_at[floor_srv.exists] if t else None)
+        where = 'loopback' if rtt is None else f'rtt {rtt:g} ms'
+        report_pairs(f'scripted server, {where}', 'EXISTS sent', floors, delays)
     finally:
+        if floor:
+            floor.close()
         p.terminate()
         p.wait(10)
+        for x in (proxy, floor_proxy):
+            if x:
+                x.stop()
+        shutil.rmtree(d, ignore_errors=True)
 
 
-def bench_dovecot(count):
+def bench_dovecot(count, rtt=None):
     sys.path.insert(0, os.path.join(ROOT, 'tests', 'integration'))
     import harness as h
+    from test_faults_support import create_mailboxes, disable_notify
     os.environ['MAILBELL'] = MAILBELL
     d = tempfile.mkdtemp(prefix='mb-bench-')
+    os.chmod(d, 0o755)  # Dovecot's own users read the certificates
     certs = h.make_ca(d)
-    dv = h.Dovecot(certs)
-    dv.start()
-    mb = h.Mailbell({'bench': h.Mailbell.account(dv, 'alice')})
-    mb.start()
-    try:
-        mb.wait_idle('bench')
-        delays = []
-        for i in range(count):
-            raw, mid = h.make_message(subject=f'bench {i}')
-            t0 = time.time()
-            h.append(dv, 'alice', 'alice-secret', 'INBOX', raw)
-            t1 = time.time()
-            mb.wait_hooks(i + 1, timeout=10)
-            rec = [r for r in mb.hook_records() if r.get('MAILBELL_MESSAGE_ID') == mid][0]
-            delays.append(rec['_time'] - t1)
-            time.sleep(0.2)
-        report('Dovecot APPEND returned -> hook running', delays)
-    finally:
-        mb.stop()
-        dv.stop()
+    boxes = ['INBOX', 'Bench']
+    for notify in (True, False):
+        dv = h.Dovecot(certs, parent_dir=d)
+        dv.start()
+        mb = floors = proxy = None
+        try:
+            if not notify:
+                disable_notify(dv)
+            create_mailboxes(dv, 'alice', boxes)
+            port, proxy = proxied(dv.imaps_port, rtt)
+            mb = h.Mailbell({'bench': h.Mailbell.account(dv, 'alice', port=port,
+                                                          mailboxes=', '.join(boxes))}, parent_dir=d)
+            mb.start()
+            for box in boxes:
+                mb.wait_log(r'bench(/\S+)?: idling on ' + box, timeout=60)
+            ctx = h.client_context(certs.ca_crt)
+            # the floor hears of mail as mailbell does: IDLE on the mailbox, or NOTIFY
+            floors = {box: FloorClient(port, 'alice', dv.users['alice'], 'INBOX' if notify else box,
+                                       ctx, 'localhost', box if notify and k else None)
+                      for k, box in enumerate(boxes)}
+            got = {box: ([], []) for box in boxes}
+            n = 0
+            for i in range(count):
+                for k, box in enumerate(boxes):
+                    raw, mid = h.make_message(subject=f'bench {i}')
+                    h.append(dv, 'alice', dv.users['alice'], box, raw)
+                    t1 = time.time()
+                    n += 1
+                    mb.wait_hooks(n, timeout=20)
+                    rec = [r for r in mb.hook_records() if r.get('MAILBELL_MESSAGE_ID') == mid][0]
+                    t = floors[box].wait_exists(i + 1)
+                    got[box][0].append(t - t1 if t else None)
+                    got[box][1].append(rec['_time'] - t1)
+                    time.sleep(0.2)
+            where = 'loopback' if rtt is None else f'rtt {rtt:g} ms'
+            for k, box in enumerate(boxes):
+                how = ('by NOTIFY' if k else 'selected, IDLE') if notify else \
+                    'IDLE, a connection per mailbox'
+                report_pairs(f'Dovecot {"with" if notify else "without"} NOTIFY, {where}, {box} '
+                             f'({how})', 'APPEND returned', *got[box])
+        finally:
+            for f in (floors or {}).values():
+                f.close()
+            if mb:
+                mb.stop()
+            if proxy:
+                proxy.stop()
+            dv.stop()
+    shutil.rmtree(d, ignore_errors=True)
 
 
 if __name__ == '__main__':
     ap = argparse.ArgumentParser()
     ap.add_argument('--count', type=int, default=50)
     ap.add_argument('--dovecot', action='store_true')
+    ap.add_argument('--rtt', type=float, metavar='MS',
+                    help='round trip time the proxy adds (MS/2 each way); default: no proxy')
     a = ap.parse_args()
     if a.dovecot:
-        bench_dovecot(a.count)
+        bench_dovecot(a.count, a.rtt)
     else:
-        bench_fake(a.count)
+        bench_fake(a.count, a.rtt)

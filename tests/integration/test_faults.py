@@ -20,7 +20,7 @@ MAILBOXES = ['INBOX', 'Work']
 class FaultTest(FaultTestCase):
 	def start(self, users=('alice',), hook_delay=0, **general):
 		"""mailbell on INBOX and Work of each user through the proxy, ready. hook_delay: the
-		recording hook sleeps that long first (hooks run four at a time: the rest wait)."""
+		recording hook sleeps that long first (hooks run hook_concurrency at a time: the rest wait)."""
 		for u in users:
 			create_mailboxes(self.dovecot, u, MAILBOXES)
 		accounts = {u: self.proxied(u, mailboxes=', '.join(MAILBOXES)) for u in users}

@@ -1,8 +1,9 @@
 """Hooks: a failing hook is logged and never stops mailbell; a hook that outlives hook_timeout
-is ended with everything it started (its whole process group); hooks beyond the four that run
-at once wait and all run, once each."""
+is ended with everything it started (its whole process group); hooks beyond the
+hook_concurrency that run at once wait and all run, once each."""
 import os
 import re
+import signal
 import subprocess
 import tempfile
 import time
@@ -81,6 +82,50 @@ class HookTest(h.DovecotTestCase):
 		with open(out) as f:
 			got = sorted(map(int, f.read().split()))
 		self.assertEqual(got, sorted(uids))
+
+	def burst(self, n):
+		"""n messages APPENDed over one connection, back to back: one fetch, one queue."""
+		c = self.dovecot.imap('alice')
+		for i in range(n):
+			c.append('INBOX', None, None, h.make_message(subject=f'burst {i}')[0])
+		c.logout()
+
+	def test_concurrency_limit_and_reload(self):
+		d = os.path.join(self.tmp, 'concurrency')
+		os.makedirs(d)
+		running_dir, counts, done = (os.path.join(d, x) for x in ('running', 'counts', 'done'))
+		os.makedirs(running_dir)
+		# each hook counts the hooks running beside it (itself included)
+		hook = (f'touch {running_dir}/$MAILBELL_UID; ls {running_dir} | wc -l >> {counts}; '
+			f'sleep 1; rm {running_dir}/$MAILBELL_UID; echo $MAILBELL_UID >> {done}')
+		mb = self.mailbell({'work': h.Mailbell.account(self.dovecot, 'alice')}, hook=False,
+				   general={'hook': hook, 'hook_concurrency': '2'})
+		mb.wait_idle('work')
+
+		def lines(path):
+			try:
+				with open(path) as f:
+					return [int(x) for x in f.read().split()]
+			except FileNotFoundError:
+				return []
+		self.burst(6)
+		h.wait_until(lambda: len(lines(done)) == 6, 30, 0.1, 'six hook runs')
+		self.assertLessEqual(max(lines(counts)), 2, lines(counts))
+		# positive control: the queue did fill both places
+		self.assertEqual(max(lines(counts)), 2, lines(counts))
+
+		with open(mb.config) as f:
+			text = f.read()
+		with open(mb.config, 'w') as f:
+			f.write(text.replace('hook_concurrency = 2', 'hook_concurrency = 1'))
+		os.truncate(counts, 0)
+		mb.proc.send_signal(signal.SIGHUP)
+		mb.wait_log(r'reloaded .*: 1 account\(s\) unchanged')
+		self.burst(3)
+		h.wait_until(lambda: len(lines(done)) == 9, 30, 0.1, 'three more hook runs')
+		self.assertEqual(lines(counts), [1, 1, 1])
+		self.assertEqual(len(set(lines(done))), 9, 'every hook once')
+		self.assertStoppedCleanly(mb)
 
 	def stubborn_hook(self, shell_traps_term):
 		"""Runs a hook that leaves, besides its shell, a background child ignoring SIGTERM; the

@@ -235,6 +235,8 @@ START_TEST(test_defaults)
 	ck_assert_uint_eq(c->timeout, 30);
 	ck_assert_uint_eq(c->poll_interval, 120);
 	ck_assert_uint_eq(c->hook_timeout, 60);
+	/* derived from the machine: its CPUs, at least 4 */
+	ck_assert_uint_eq(c->hook_concurrency, CLAMP(g_get_num_processors(), 4, 256));
 	ck_assert(c->notify);
 	ck_assert_ptr_null(c->open_cmd);
 	ck_assert(c->mark_read);
@@ -350,6 +352,7 @@ START_TEST(test_full_fixture)
 	ck_assert_uint_eq(c->dedupe_window, 2 * 86400);
 	ck_assert_str_eq(c->hook, "notify-send \"$MAILBELL_SUBJECT\"");
 	ck_assert_uint_eq(c->hook_timeout, 120);
+	ck_assert_uint_eq(c->hook_concurrency, 2);
 	ck_assert_str_eq(c->state_dir, "/var/tmp/mailbell-state");
 	ck_assert_uint_eq(c->poll_interval, 300);
 	ck_assert(!c->catchup);
@@ -391,7 +394,7 @@ START_TEST(test_full_fixture)
 	ck_assert_int_eq(w->preview, 1);
 	ck_assert_ptr_nonnull(w->quiet_hours);
 	ck_assert_uint_eq(w->quiet_hours->n, 0);
-	ck_assert_int_eq(w->line, 26);
+	ck_assert_int_eq(w->line, 27);
 	ck_assert(mb_account_config_notify(c, w));
 	ck_assert_ptr_null(mb_account_config_open_cmd(c, w));
 	ck_assert(mb_account_config_mark_read(c, w));
@@ -434,7 +437,7 @@ START_TEST(test_full_fixture)
 	ck_assert_int_eq(g_ascii_strcasecmp(n->from->patterns[1].glob, "newsletter?@*.example.net"), 0);
 	ck_assert_uint_eq(n->actions, MB_ACTION_IGNORE);
 	ck_assert_uint_eq(rule(c, 1)->actions, MB_ACTION_NOTIFY);
-	ck_assert_int_eq(rule(c, 1)->line, 71);
+	ck_assert_int_eq(rule(c, 1)->line, 72);
 	const struct mb_rule *e = rule(c, 2);
 	ck_assert_ptr_nonnull(e->to);
 	ck_assert_ptr_nonnull(e->subject);
@@ -547,11 +550,15 @@ START_TEST(test_range_errors)
 	assert_error(ACCOUNT "port = 99999999999\n", "5: bad number '99999999999' for port");
 	assert_error(ACCOUNT "port = imaps\n", "5: bad number 'imaps' for port");
 	assert_error(ACCOUNT "port = 9 93\n", "5: bad number '9 93' for port");
+	assert_error("[general]\nhook_concurrency = 0\n" ACCOUNT, "2: hook_concurrency must be between 1 and 256");
+	assert_error("[general]\nhook_concurrency = 257\n" ACCOUNT, "2: hook_concurrency must be between 1 and 256");
 	assert_error(ACCOUNT "max_connections = 0\n", "5: max_connections must be between 1 and 50");
 	assert_error(ACCOUNT "max_connections = 51\n", "5: max_connections must be between 1 and 50");
 
-	struct mb_config *c = load_ok("[general]\ncatchup_summary = 1\n" ACCOUNT "max_connections = 50\n");
+	struct mb_config *c = load_ok("[general]\ncatchup_summary = 1\nhook_concurrency = 1\n" ACCOUNT
+		"max_connections = 50\n");
 	ck_assert_uint_eq(c->catchup_summary, 1);
+	ck_assert_uint_eq(c->hook_concurrency, 1);
 	ck_assert_uint_eq(account(c, 0)->max_connections, 50);
 	mb_config_destroy(c);
 }
@@ -1397,6 +1404,8 @@ START_TEST(test_settings_table)
 	ck_assert_str_eq(setting("general", "keepalive")->def, "10m");
 	ck_assert_str_eq(setting("general", "timeout")->range, "1s..10m");
 	ck_assert_str_eq(setting("general", "hook_timeout")->range, "1s..1h");
+	ck_assert_str_eq(setting("general", "hook_concurrency")->range, "1..256");
+	ck_assert_ptr_null(setting("general", "hook_concurrency")->def);
 	ck_assert_str_eq(setting("general", "catchup_summary")->range, "1..");
 	ck_assert_str_eq(setting("general", "coalesce")->range, "0s..1h");
 	ck_assert_str_eq(setting("general", "coalesce")->def, "2s");
@@ -1442,7 +1451,8 @@ START_TEST(test_foreach_value)
 {
 	struct mb_config *c = load_ok(ACCOUNT);
 	char *text = values(c, NULL);
-	ck_assert_str_eq(text,
+	/* hook_concurrency's default is derived from the machine */
+	char *want = g_strdup_printf(
 		"*keepalive = 10m\n"
 		"*timeout = 30s\n"
 		"*notify = yes\n"
@@ -1454,6 +1464,7 @@ START_TEST(test_foreach_value)
 		"*dedupe_window = 1d\n"
 		"*hook = (unset)\n"
 		"*hook_timeout = 1m\n"
+		"*hook_concurrency = %u\n"
 		"*sync_hook = (unset)\n"
 		"*sync_on = new\n"
 		"*sync_delay = 1s\n"
@@ -1463,7 +1474,9 @@ START_TEST(test_foreach_value)
 		"*catchup_summary = 5\n"
 		"*download_limit = 0\n"
 		"*preview = yes\n"
-		"*quiet_hours = (unset)\n");
+		"*quiet_hours = (unset)\n", CLAMP(g_get_num_processors(), 4, 256));
+	ck_assert_str_eq(text, want);
+	g_free(want);
 	g_free(text);
 	text = values(c, account(c, 0));
 	ck_assert_str_eq(text,
@@ -1528,6 +1541,7 @@ START_TEST(test_foreach_value)
 		"dedupe_window = 2d\n"
 		"hook = notify-send \"$MAILBELL_SUBJECT\"\n"
 		"hook_timeout = 2m\n"
+		"hook_concurrency = 2\n"
 		"sync_hook = mbsync -a\n"
 		"sync_on = new, expunge\n"
 		"sync_delay = 3s\n"
@@ -1732,6 +1746,7 @@ static const struct change other_changes[] = {
 	{ "general", "dedupe_window", ACCOUNT, "[general]\ndedupe_window = 2d\n" ACCOUNT },
 	{ "general", "hook", ACCOUNT, "[general]\nhook = run-it\n" ACCOUNT },
 	{ "general", "hook_timeout", ACCOUNT, "[general]\nhook_timeout = 2m\n" ACCOUNT },
+	{ "general", "hook_concurrency", ACCOUNT, "[general]\nhook_concurrency = 3\n" ACCOUNT },
 	{ "general", "sync_hook", ACCOUNT, "[general]\nsync_hook = mbsync -a\n" ACCOUNT },
 	{ "general", "sync_on", ACCOUNT, "[general]\nsync_on = new, flags\n" ACCOUNT },
 	{ "general", "sync_delay", ACCOUNT, "[general]\nsync_delay = 0s\n" ACCOUNT },
