@@ -8,6 +8,7 @@
 #include "boottimer.h"
 #include "idle-period.h"
 #include "imap-parser.h"
+#include "imap-sched.h"
 #include "imap-utf7.h"
 #include "log.h"
 #include "text.h"
@@ -28,14 +29,20 @@
 /* Renewals of IDLE after which new mail showed up, with none ever pushed
  * during IDLE, before the session calls the server's IDLE silent and polls
  * (servers.md S10). Two: one could be mail that came just as DONE went out. */
-#define LATE_RENEWALS 2
-G_STATIC_ASSERT(LATE_RENEWALS == 2); /* the log says "twice" */
+G_STATIC_ASSERT(MB_IMAP_LATE_RENEWALS == 2); /* the log says "twice" */
 /* Push delays kept for the fixed-period hint (servers.md S5, S7). */
 #define PUSH_DELAYS_MAX 16
 
 struct tracked {
 	uint32_t uid;
 	uint32_t seq;
+};
+
+/* A new message of the selected mailbox that the server pushed with its
+ * attributes (NOTIFY MessageNew fetch-att, RFC 5465 5.2), not yet taken. */
+struct pushed {
+	uint32_t seq;
+	struct mb_imap_fetch *f;
 };
 
 #define STATES(X) \
@@ -177,6 +184,21 @@ struct mb_imap_session {
 	uint32_t baseline_uid;
 	bool rebaselined;
 	bool need_fetch;         /* EXISTS seen since the last fetch of cur */
+	uint32_t known;          /* messages of cur (by sequence number, 1..known)
+	                          * that are fetched or were there before */
+	uint32_t fetch_max_seq;  /* highest sequence number the running UID
+	                          * FETCH returned */
+	/* NOTIFY SET asked for the new messages of the selected mailbox with
+	 * their fetch attributes (RFC 5465 5.2), as the UID FETCH would: then
+	 * new mail costs no round trip (STEP_TAKE) */
+	bool notify_fetch;
+	bool notify_fetch_refused; /* the server refused that: plain events */
+	bool notify_header, notify_preview; /* what that fetch-att held */
+	GPtrArray *pushed;       /* struct pushed *, by arrival */
+	guint kick;              /* idle source: decide once the input is read */
+	char why[96];            /* the scheduler's reason, for the next state
+	                          * change's trace line */
+	enum state why_from;     /* the state the decision was made in */
 	bool renew;              /* keepalive: NOOP before the next IDLE */
 	bool probing;
 	GPtrArray *fetched;      /* struct mb_imap_fetch * of the running fetch */
@@ -258,7 +280,14 @@ static void session_unref(struct mb_imap_session *s)
 	if (s->task_store)
 		g_array_free(s->task_store, TRUE);
 	g_array_free(s->tracked, TRUE);
+	g_ptr_array_unref(s->pushed);
 	g_free(s);
+}
+
+static void pushed_free(struct pushed *p)
+{
+	mb_imap_fetch_free(p->f);
+	g_free(p);
 }
 
 static void mbox_free(struct mbox *m)
@@ -285,7 +314,11 @@ static void set_state(struct mb_imap_session *s, enum state to)
 {
 	if (s->state == to)
 		return;
-	g_debug("%s: %s -> %s", s->name, state_names[s->state], state_names[to]);
+	if (s->why[0])
+		g_debug("%s: %s -> %s (%s)", s->name, state_names[s->why_from], state_names[to], s->why);
+	else
+		g_debug("%s: %s -> %s", s->name, state_names[s->state], state_names[to]);
+	s->why[0] = '\0';
 	s->state = to;
 }
 
@@ -301,6 +334,7 @@ static void teardown(struct mb_imap_session *s)
 {
 	clear_source(&s->deadline);
 	clear_source(&s->timer);
+	clear_source(&s->kick);
 	mb_net_destroy(s->net);
 	s->net = NULL;
 	mb_imap_parser_destroy(s->parser);
@@ -643,6 +677,8 @@ static void send_examine(struct mb_imap_session *s, struct mbox *m)
 	s->exists = 0;
 	s->highestmodseq = 0;
 	s->need_fetch = false;
+	s->known = 0;
+	g_ptr_array_set_size(s->pushed, 0); /* sequence numbers are per mailbox */
 	char *text = g_strdup_printf("EXAMINE %s", m->wire);
 	send_command(s, CMD_EXAMINE, text);
 	g_free(text);
@@ -656,7 +692,6 @@ static void add_listed(struct mb_imap_session *s, const char *name)
 	g_ptr_array_add(s->listed, g_strdup(name));
 }
 
-static void sync_next(struct mb_imap_session *s);
 
 /* Every pattern is expanded in order; plain names are taken as given (a
  * missing one fails at EXAMINE, with a clear error). */
@@ -690,11 +725,13 @@ static void list_next(struct mb_imap_session *s)
 		close_session(s, MB_IMAP_CLOSE_REFUSED, "no configured mailbox exists on the server");
 		return;
 	}
-	s->use_notify = has_notify && s->mboxes->len > 1;
+	/* NOTIFY with one mailbox too: its MessageNew attributes save the
+	 * round trip of the UID FETCH (see send_notify()) */
+	s->use_notify = has_notify;
 	/* STATUS of the others once synced: the baseline of the changed
 	 * event, which the next poll or NOTIFY event is compared with. */
 	s->status_due = s->mboxes->len > 1;
-	sync_next(s);
+	go_idle(s);
 }
 
 /* RFC 7162: with CONDSTORE enabled EXAMINE reports HIGHESTMODSEQ, kept in
@@ -752,11 +789,38 @@ static void after_auth(struct mb_imap_session *s)
 }
 
 static void emit_messages(struct mb_imap_session *s, GPtrArray *msgs);
+static void leave_rest(struct mb_imap_session *s);
 
 static int compare_u32(gconstpointer a, gconstpointer b)
 {
 	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
 	return x < y ? -1 : x > y;
+}
+
+/* The attributes of a new message, as a parenthesized list (RFC 3501
+ * 6.4.5): for the UID FETCH, and for NOTIFY's MessageNew (RFC 5465 5.2), so
+ * that a pushed message holds just what a fetched one would.
+ * Header fields rather than ENVELOPE: as a literal with a partial limit, a
+ * sender's 2 MB From header costs 16 KiB and parses, where an ENVELOPE line
+ * would pass the parser's line limit every time and block the mailbox for
+ * good. */
+static void append_fetch_atts(struct mb_imap_session *s, GString *text)
+{
+	g_string_append_printf(text, "(UID FLAGS RFC822.SIZE "
+		"BODY.PEEK[HEADER.FIELDS (SUBJECT DATE MESSAGE-ID LIST-ID CONTENT-TYPE "
+		"CONTENT-TRANSFER-ENCODING)]<0.%u> "
+		"BODY.PEEK[HEADER.FIELDS (FROM SENDER)]<0.%u> "
+		"BODY.PEEK[HEADER.FIELDS (TO CC)]<0.%u>",
+		MB_HEADER_FETCH_MAX, MB_HEADER_FETCH_MAX, MB_HEADER_FETCH_MAX);
+	if (s->want_header)
+		g_string_append_printf(text, " BODY.PEEK[HEADER]<0.%u>", MB_IMAP_HEADER_MAX);
+	/* The preview costs no round trip: the server's own (RFC 8970), or
+	 * the first few KiB of the body, read as MIME by message.c. */
+	if (s->want_preview && has_cap(s, "PREVIEW"))
+		g_string_append(text, " PREVIEW");
+	else if (s->want_preview)
+		g_string_append_printf(text, " BODY.PEEK[TEXT]<0.%u>", MB_IMAP_TEXT_MAX);
+	g_string_append_c(text, ')');
 }
 
 static void send_fetch(struct mb_imap_session *s)
@@ -775,26 +839,10 @@ static void send_fetch(struct mb_imap_session *s)
 	}
 	set_state(s, S_FETCH);
 	g_ptr_array_set_size(s->fetched, 0);
-	/* Header fields rather than ENVELOPE: as a literal with a partial
-	 * limit, a sender's 2 MB From header costs 16 KiB and parses, where an
-	 * ENVELOPE line would pass the parser's line limit every time and
-	 * block the mailbox for good. */
+	s->fetch_max_seq = 0;
 	GString *text = g_string_new(NULL);
-	g_string_append_printf(text, "UID FETCH %u:* (UID FLAGS RFC822.SIZE "
-		"BODY.PEEK[HEADER.FIELDS (SUBJECT DATE MESSAGE-ID LIST-ID CONTENT-TYPE "
-		"CONTENT-TRANSFER-ENCODING)]<0.%u> "
-		"BODY.PEEK[HEADER.FIELDS (FROM SENDER)]<0.%u> "
-		"BODY.PEEK[HEADER.FIELDS (TO CC)]<0.%u>",
-		s->cur->last_uid + 1, MB_HEADER_FETCH_MAX, MB_HEADER_FETCH_MAX, MB_HEADER_FETCH_MAX);
-	if (s->want_header)
-		g_string_append_printf(text, " BODY.PEEK[HEADER]<0.%u>", MB_IMAP_HEADER_MAX);
-	/* The preview costs no round trip: the server's own (RFC 8970), or
-	 * the first few KiB of the body, read as MIME by message.c. */
-	if (s->want_preview && has_cap(s, "PREVIEW"))
-		g_string_append(text, " PREVIEW");
-	else if (s->want_preview)
-		g_string_append_printf(text, " BODY.PEEK[TEXT]<0.%u>", MB_IMAP_TEXT_MAX);
-	g_string_append_c(text, ')');
+	g_string_append_printf(text, "UID FETCH %u:* ", s->cur->last_uid + 1);
+	append_fetch_atts(s, text);
 	send_command(s, CMD_FETCH, text->str);
 	g_string_free(text, TRUE);
 }
@@ -861,8 +909,10 @@ static bool send_body_fetches(struct mb_imap_session *s)
 		/* A partial fetch: a server whose RFC822.SIZE was wrong still
 		 * cannot send more than the limit (message.c sees the cut). */
 		g_string_append_printf(cmd, " (UID BODY.PEEK[]<0.%u>)", limit);
-		if (s->body_cmds == 0)
+		if (s->body_cmds == 0) {
+			leave_rest(s); /* pushed messages were taken in IDLE */
 			set_state(s, S_FETCH_BODY);
+		}
 		send_command(s, CMD_FETCH_BODY, cmd->str);
 		s->body_cmds++;
 		g_string_free(cmd, TRUE);
@@ -899,6 +949,13 @@ static void finish_fetch(struct mb_imap_session *s)
 		if (f->uid > s->cur->last_uid)
 			s->cur->last_uid = f->uid;
 	}
+	for (guint i = 0; i < s->pushed->len;) {
+		const struct pushed *p = s->pushed->pdata[i];
+		if (p->f->uid <= s->cur->last_uid || p->seq <= s->known)
+			g_ptr_array_remove_index(s->pushed, i); /* fetched meanwhile */
+		else
+			i++;
+	}
 	emit_messages(s, msgs);
 	if (s->state != S_CLOSED && !s->destroyed)
 		go_idle(s);
@@ -925,6 +982,7 @@ static void emit_messages(struct mb_imap_session *s, GPtrArray *msgs)
 static void baseline_done(struct mb_imap_session *s, uint32_t last_uid)
 {
 	s->cur->last_uid = last_uid;
+	s->known = s->exists; /* every message there is old */
 	s->rebaselined = true;
 	s->cur->synced = true; /* nothing old is reported as catch-up */
 	emit_messages(s, g_ptr_array_new());
@@ -938,6 +996,7 @@ static void examine_done(struct mb_imap_session *s)
 	if (m->known_uidvalidity != 0 && m->known_uidvalidity == s->uidvalidity) {
 		if (s->uidnext != 0 && s->uidnext - 1 <= m->last_uid && s->uidnext > m->last_uid) {
 			/* Nothing arrived since we last looked. */
+			s->known = s->exists;
 			emit_messages(s, g_ptr_array_new());
 			if (s->state != S_CLOSED)
 				go_idle(s);
@@ -982,50 +1041,42 @@ static bool name_needs_encoding(const char *name)
  * a watched name needs encoding and the events of other mailboxes are
  * ignored; "mailboxes" stays for the names it does match, which may lie
  * outside the personal namespaces. Plain names alone keep the exact
- * filter: no traffic for mailboxes nobody watches. */
+ * filter: no traffic for mailboxes nobody watches.
+ * For the selected mailbox MessageNew carries the attributes a UID FETCH
+ * would ask for (RFC 5465 5.2: "* 3 EXISTS" and "* 3 FETCH (UID 9 ...)" in
+ * one write, on Dovecot), so new mail is acted on with no round trip at
+ * all, one mailbox or many; a server that refuses that is asked again
+ * without them. */
 static void send_notify(struct mb_imap_session *s)
 {
 	static const char events[] = "(MessageNew MessageExpunge FlagChange)";
-	bool encoded = false;
-	GString *names = g_string_new(NULL);
-	for (guint i = 0; i < s->mboxes->len; i++) {
-		struct mbox *m = s->mboxes->pdata[i];
-		g_string_append_printf(names, "%s%s", i ? " " : "", m->wire);
-		encoded |= name_needs_encoding(m->name);
-	}
 	GString *cmd = g_string_new("NOTIFY SET (selected ");
-	g_string_append(cmd, events);
-	if (encoded)
-		g_string_append_printf(cmd, ") (personal %s", events);
-	g_string_append_printf(cmd, ") (mailboxes (%s) %s)", names->str, events);
+	s->notify_fetch = !s->notify_fetch_refused;
+	if (s->notify_fetch) {
+		s->notify_header = s->want_header;
+		s->notify_preview = s->want_preview;
+		g_string_append(cmd, "(MessageNew ");
+		append_fetch_atts(s, cmd);
+		g_string_append(cmd, " MessageExpunge FlagChange))");
+	} else {
+		g_string_append_printf(cmd, "%s)", events);
+	}
+	if (s->mboxes->len > 1) {
+		bool encoded = false;
+		GString *names = g_string_new(NULL);
+		for (guint i = 0; i < s->mboxes->len; i++) {
+			struct mbox *m = s->mboxes->pdata[i];
+			g_string_append_printf(names, "%s%s", i ? " " : "", m->wire);
+			encoded |= name_needs_encoding(m->name);
+		}
+		if (encoded)
+			g_string_append_printf(cmd, " (personal %s)", events);
+		g_string_append_printf(cmd, " (mailboxes (%s) %s)", names->str, events);
+		g_string_free(names, TRUE);
+	}
 	set_state(s, S_NOTIFY);
 	send_command(s, CMD_NOTIFY, cmd->str);
 	g_string_free(cmd, TRUE);
-	g_string_free(names, TRUE);
-}
-
-/* Brings every dirty mailbox up to date, the first (IDLE) mailbox last so it
- * stays selected; then NOTIFY SET once, then IDLE. */
-static void sync_next(struct mb_imap_session *s)
-{
-	for (guint i = 1; i <= s->mboxes->len; i++) {
-		struct mbox *m = s->mboxes->pdata[i % s->mboxes->len];
-		if (m->dirty) {
-			send_examine(s, m);
-			return;
-		}
-	}
-	struct mbox *primary = s->mboxes->pdata[0];
-	if (s->cur != primary) {
-		primary->dirty = true;
-		send_examine(s, primary);
-		return;
-	}
-	if (s->use_notify && !s->notify_set) {
-		send_notify(s);
-		return;
-	}
-	go_idle(s);
 }
 
 static void send_status_next(struct mb_imap_session *s)
@@ -1062,49 +1113,88 @@ static bool polls_others(const struct mb_imap_session *s)
 	return s->mboxes->len > 1 && !notify_trusted(s);
 }
 
-static void go_idle(struct mb_imap_session *s)
+static bool resting(const struct mb_imap_session *s)
 {
-	if (s->need_fetch && s->cur) {
-		send_fetch(s);
+	return s->state == S_IDLING || s->state == S_POLL_WAIT;
+}
+
+/* Leaves IDLE or the wait for the next poll, so that a command can follow
+ * at once: DONE goes out in the same write as that command (pipelining
+ * after DONE, RFC 2177 and RFC 9051 5.5), whose answer then comes a single
+ * round trip later. The IDLE's own tagged OK is read on the way. */
+static void leave_rest(struct mb_imap_session *s)
+{
+	clear_source(&s->timer);
+	if (s->state != S_IDLING)
 		return;
+	s->left_idle = true;
+	send_raw(s, "DONE\r\n", 6, false);
+	s->state = S_IDLE_DONE; /* traced with the command's state, see set_state() */
+}
+
+/* Every message from known+1 to exists came pushed, with all that a UID
+ * FETCH would have asked for. */
+static bool pushed_complete(const struct mb_imap_session *s)
+{
+	if (!s->notify_fetch || !s->notify_set || s->exists <= s->known || !s->cur
+	    || s->notify_header != s->want_header || s->notify_preview != s->want_preview)
+		return false;
+	for (uint32_t seq = s->known + 1; seq <= s->exists; seq++) {
+		const struct mb_imap_fetch *f = NULL;
+		for (guint i = 0; i < s->pushed->len && !f; i++) {
+			const struct pushed *p = s->pushed->pdata[i];
+			if (p->seq == seq)
+				f = p->f;
+		}
+		if (!f || f->uid <= s->cur->last_uid || !f->header_fields || !f->has_flags
+		    || (s->want_header && !f->header)
+		    || (s->want_preview && !f->preview && !f->text))
+			return false;
 	}
-	/* Back to the first mailbox after fetching from another one, so new
-	 * mail there arrives as EXISTS under IDLE. */
-	bool resync = !s->cur || s->cur != s->mboxes->pdata[0];
-	for (guint i = 0; i < s->mboxes->len && !resync; i++)
-		resync = ((struct mbox *)s->mboxes->pdata[i])->dirty;
-	if (resync) {
-		sync_next(s);
-		return;
+	return true;
+}
+
+static bool send_body_fetches(struct mb_imap_session *s);
+static void finish_fetch(struct mb_imap_session *s);
+static void track(struct mb_imap_session *s, uint32_t seq, uint32_t uid);
+
+/* STEP_TAKE: the pushed messages known+1..exists become the batch, as if a
+ * UID FETCH had returned them; bodies the plan asks for are fetched as
+ * usual (leaving IDLE for that). */
+static void take_pushed(struct mb_imap_session *s)
+{
+	s->need_fetch = false;
+	s->left_idle = false;
+	g_ptr_array_set_size(s->fetched, 0);
+	for (guint i = 0; i < s->pushed->len;) {
+		struct pushed *p = s->pushed->pdata[i];
+		if (p->seq > s->known && p->seq <= s->exists) {
+			track(s, p->seq, p->f->uid);
+			g_ptr_array_add(s->fetched, g_steal_pointer(&p->f));
+			g_ptr_array_remove_index(s->pushed, i);
+		} else {
+			i++;
+		}
 	}
-	if (s->use_notify && !s->notify_set) {
-		sync_next(s);
-		return;
-	}
-	if (s->status_due) {
-		s->status_index = 0;
-		send_status_next(s);
-		return;
-	}
-	if (s->idle_refused && g_get_monotonic_time() >= s->idle_retry_at)
-		s->idle_refused = false;
-	bool switched = false;
-	if (!s->idle_silent && !s->idle_pushed && s->late_renewals >= LATE_RENEWALS) {
-		s->idle_silent = switched = true;
+	s->known = s->exists;
+	g_ptr_array_sort(s->fetched, compare_uid);
+	if (!send_body_fetches(s))
+		finish_fetch(s);
+}
+
+static void start_polling(struct mb_imap_session *s, bool switched)
+{
+	set_state(s, S_POLL_WAIT);
+	clear_source(&s->deadline);
+	clear_source(&s->timer);
+	s->timer = mb_boottimer_add_seconds(s->poll_interval, on_timer, s);
+	if (switched) {
+		s->idle_silent = true;
 		s->polling_told = true;
 		g_message("%s: the server reported new mail only after IDLE ended (twice), never "
 			"during IDLE: polling %s every %us instead", s->name, s->cur->name,
 			s->poll_interval);
 	}
-	if (has_cap(s, "IDLE") && !s->idle_refused && !s->idle_silent) {
-		set_state(s, S_IDLE_START);
-		send_command(s, CMD_IDLE, "IDLE");
-		return;
-	}
-	set_state(s, S_POLL_WAIT);
-	clear_source(&s->deadline);
-	clear_source(&s->timer);
-	s->timer = mb_boottimer_add_seconds(s->poll_interval, on_timer, s);
 	if (!s->polling_told) {
 		s->polling_told = true;
 		if (s->idle_silent && has_cap(s, "IDLE"))
@@ -1121,13 +1211,115 @@ static void go_idle(struct mb_imap_session *s)
 	}
 }
 
-static void send_done(struct mb_imap_session *s)
+/* The scheduler: asks mb_imap_next_step() what to do (see imap-sched.h),
+ * traces the decision and does it. Called whenever a command completes,
+ * and when something arrives while resting. */
+static void go_idle(struct mb_imap_session *s)
 {
-	set_state(s, S_IDLE_DONE);
-	s->left_idle = true;
-	clear_source(&s->timer);
-	send_raw(s, "DONE\r\n", 6, false);
-	arm_deadline(s, s->probing ? MIN(s->timeout, PROBE_TIMEOUT) : s->timeout);
+	if (s->idle_refused && g_get_monotonic_time() >= s->idle_retry_at)
+		s->idle_refused = false;
+	guint n = s->mboxes->len;
+	bool *dirty = g_newa(bool, n ? n : 1);
+	const char **names = g_newa(const char *, n ? n : 1);
+	int selected = -1;
+	for (guint i = 0; i < n; i++) {
+		struct mbox *m = s->mboxes->pdata[i];
+		dirty[i] = m->dirty;
+		names[i] = m->name;
+		if (m == s->cur)
+			selected = (int)i;
+	}
+	struct mb_imap_sched_in in = {
+		.resting = resting(s),
+		.idling = s->state == S_IDLING,
+		.selected = selected,
+		.n_mailboxes = n,
+		.dirty = dirty,
+		.names = names,
+		.need_fetch = s->need_fetch && s->cur,
+		.exists = s->exists,
+		.known = s->known,
+		.pushed_complete = s->need_fetch && pushed_complete(s),
+		.pushed_pending = s->notify_fetch && s->parser && mb_imap_parser_pending(s->parser) > 0,
+		.notify_wanted = s->use_notify && (n > 1 || !s->notify_fetch_refused),
+		.notify_set = s->notify_set,
+		.status_due = s->status_due,
+		.renew = s->renew || s->probing,
+		.has_idle = has_cap(s, "IDLE"),
+		.idle_refused = s->idle_refused,
+		.idle_silent = s->idle_silent,
+		.idle_pushed = s->idle_pushed,
+		.late_renewals = s->late_renewals,
+	};
+	struct mb_imap_sched_out out;
+	mb_imap_next_step(&in, &out);
+	/* The trace shows each decision with the state it leaves: "IDLING ->
+	 * FETCH (exists 12 > 11)", on the state change the step makes. */
+	if (out.step == MB_IMAP_STEP_TAKE || (out.step == MB_IMAP_STEP_STAY && in.need_fetch))
+		g_debug("%s: %s -> %s (%s)", s->name, state_names[s->state],
+			mb_imap_step_name(out.step), out.reason);
+	else if (out.step != MB_IMAP_STEP_STAY) {
+		s->why_from = s->state;
+		g_snprintf(s->why, sizeof s->why, "%s", out.reason);
+	}
+	switch (out.step) {
+	case MB_IMAP_STEP_STAY:
+		return;
+	case MB_IMAP_STEP_TAKE:
+		take_pushed(s);
+		return;
+	case MB_IMAP_STEP_FETCH:
+		leave_rest(s);
+		send_fetch(s);
+		return;
+	case MB_IMAP_STEP_EXAMINE: {
+		leave_rest(s);
+		struct mbox *m = s->mboxes->pdata[out.mailbox];
+		m->dirty = true;
+		send_examine(s, m);
+		return;
+	}
+	case MB_IMAP_STEP_NOTIFY:
+		leave_rest(s);
+		send_notify(s);
+		return;
+	case MB_IMAP_STEP_STATUS:
+		leave_rest(s);
+		s->status_index = 0;
+		send_status_next(s);
+		return;
+	case MB_IMAP_STEP_NOOP:
+		leave_rest(s);
+		s->renew = false;
+		set_state(s, S_NOOP);
+		send_command(s, CMD_NOOP, "NOOP");
+		return;
+	case MB_IMAP_STEP_IDLE:
+		set_state(s, S_IDLE_START);
+		send_command(s, CMD_IDLE, "IDLE");
+		return;
+	case MB_IMAP_STEP_POLL:
+		start_polling(s, out.now_silent);
+		return;
+	}
+}
+
+/* Something arrived while resting (new mail, an event, a warning): decide
+ * once everything that came in the same read has been handled, so a FETCH
+ * pushed right behind its EXISTS is seen before IDLE is left for nothing. */
+static gboolean on_kick(gpointer user_data)
+{
+	struct mb_imap_session *s = user_data;
+	s->kick = 0;
+	if (resting(s) && !s->destroyed)
+		go_idle(s);
+	return G_SOURCE_REMOVE;
+}
+
+static void kick(struct mb_imap_session *s)
+{
+	if (!s->kick && resting(s))
+		s->kick = g_idle_add_full(G_PRIORITY_DEFAULT, on_kick, s, NULL);
 }
 
 static gboolean on_timer(gpointer user_data)
@@ -1144,18 +1336,8 @@ static gboolean on_timer(gpointer user_data)
 	} else {
 		s->renew = true;
 	}
-	if (s->state == S_IDLING) {
-		send_done(s);
-	} else if (s->state == S_POLL_WAIT) {
-		s->renew = false;
-		if (s->status_due) {
-			s->status_index = 0;
-			send_status_next(s);
-		} else {
-			set_state(s, S_NOOP);
-			send_command(s, CMD_NOOP, "NOOP");
-		}
-	}
+	if (resting(s))
+		go_idle(s);
 	return G_SOURCE_REMOVE;
 }
 
@@ -1169,10 +1351,10 @@ static void idle_started(struct mb_imap_session *s)
 	bool dirty = false;
 	for (guint i = 0; i < s->mboxes->len; i++)
 		dirty |= ((struct mbox *)s->mboxes->pdata[i])->dirty;
-	if (s->need_fetch || dirty) {
+	if (s->need_fetch || dirty || s->renew || s->probing) {
 		/* R14: EXISTS (or a NOTIFY STATUS) arrived before the
 		 * continuation. */
-		send_done(s);
+		go_idle(s);
 		return;
 	}
 	unsigned every = s->keepalive;
@@ -1214,11 +1396,13 @@ static void handle_code(struct mb_imap_session *s, const struct mb_imap_response
 		if (mb_imap_parse_u64(r->code_text, &v))
 			s->highestmodseq = v;
 	} else if (strcmp(code, "NOTIFICATIONOVERFLOW") == 0) {
-		/* RFC 5465 5.8: events were lost; look at everything again. */
+		/* RFC 5465 5.8: events were lost and the server sends no more
+		 * (as after NOTIFY NONE): look at everything again, set NOTIFY
+		 * anew. */
 		for (guint i = 0; i < s->mboxes->len; i++)
 			((struct mbox *)s->mboxes->pdata[i])->dirty = true;
-		if (s->state == S_IDLING)
-			send_done(s);
+		s->notify_set = false;
+		kick(s);
 	} else if (strcmp(code, "ALERT") == 0 && s->authenticated && caps_trusted(s)) {
 		char *text = mb_text_sanitize(r->text, strlen(r->text));
 		s->ev.alert(s, text, s->data);
@@ -1281,6 +1465,18 @@ static void track(struct mb_imap_session *s, uint32_t seq, uint32_t uid)
 /* RFC 3501 7.4.1: every later message moves down by one. */
 static void expunged(struct mb_imap_session *s, uint32_t seq)
 {
+	if (seq <= s->known)
+		s->known--;
+	for (guint i = 0; i < s->pushed->len;) {
+		struct pushed *p = s->pushed->pdata[i];
+		if (p->seq == seq) {
+			g_ptr_array_remove_index(s->pushed, i); /* came and went */
+			continue;
+		}
+		if (p->seq > seq)
+			p->seq--;
+		i++;
+	}
 	for (guint i = 0; i < s->tracked->len;) {
 		struct tracked *t = &g_array_index(s->tracked, struct tracked, i);
 		if (t->seq == seq) {
@@ -1318,6 +1514,65 @@ static void flags_changed(struct mb_imap_session *s, const struct mb_imap_value 
 	}
 }
 
+/* Whether a FETCH during the body fetch is for a message of the batch (or
+ * has no UID to tell): else the server pushed it meanwhile (NOTIFY
+ * MessageNew), or it is a flag change. */
+static bool in_batch(struct mb_imap_session *s, const struct mb_imap_value *att)
+{
+	const struct mb_imap_value *uid_v = mb_imap_fetch_item(att, "UID");
+	uint32_t uid;
+	if (!uid_v || uid_v->type != MB_IMAP_ATOM || !mb_imap_parse_u32(uid_v->str, false, &uid))
+		return true;
+	return find_fetched(s, uid) != NULL;
+}
+
+/* A FETCH outside our own UID FETCH that brings a new message of the
+ * selected mailbox with its attributes: NOTIFY's MessageNew (RFC 5465 5.2),
+ * before or after its EXISTS (erratum 4833 allows either order). Kept until
+ * taken (STEP_TAKE) or fetched anyway. Returns 1 when kept, 0 when it is
+ * no such message (a flag change: FLAGS, maybe UID, nothing else), -1 when
+ * it was malformed and the session closed. */
+static int take_push(struct mb_imap_session *s, const struct mb_imap_value *att,
+	const struct mb_imap_response *r)
+{
+	if (!s->notify_fetch || !s->cur || !r->has_number || s->task_uid || s->task_store
+	    || r->number <= s->known || !mb_imap_fetch_item(att, "RFC822.SIZE"))
+		return 0;
+	struct mb_imap_fetch f = { 0 };
+	const char *err = NULL;
+	if (!mb_imap_fetch_parse(att, &f, &err)) {
+		if (!err)
+			return 0;
+		close_session(s, MB_IMAP_CLOSE_ERROR, "malformed FETCH response: %s", err);
+		return -1;
+	}
+	if (f.uid <= s->cur->last_uid) {
+		mb_imap_fetch_clear(&f);
+		return 0;
+	}
+	for (guint i = 0; i < s->pushed->len; i++) {
+		struct pushed *p = s->pushed->pdata[i];
+		if (p->f->uid == f.uid) {
+			/* twice (a flag change in between): keep the first */
+			p->seq = r->number;
+			mb_imap_fetch_merge(p->f, &f);
+			mb_imap_fetch_clear(&f);
+			return 1;
+		}
+	}
+	if (s->pushed->len >= TRACK_MAX) {
+		/* more than a burst can need: the UID FETCH gets them all */
+		mb_imap_fetch_clear(&f);
+		return 1;
+	}
+	struct pushed *p = g_new0(struct pushed, 1);
+	p->seq = r->number;
+	p->f = mb_imap_fetch_copy(&f);
+	mb_imap_fetch_clear(&f);
+	g_ptr_array_add(s->pushed, p);
+	return 1;
+}
+
 static void handle_fetch(struct mb_imap_session *s, const struct mb_imap_response *r)
 {
 	/* resp->data holds what follows "FETCH": exactly one msg-att list. */
@@ -1334,7 +1589,11 @@ static void handle_fetch(struct mb_imap_session *s, const struct mb_imap_respons
 			s->baseline_uid = uid;
 		return;
 	}
-	if (s->state != S_FETCH && s->state != S_FETCH_BODY) {
+	if (s->state != S_FETCH && (s->state != S_FETCH_BODY || !r->has_number
+	    || !in_batch(s, att))) {
+		int pushed = take_push(s, att, r);
+		if (pushed != 0)
+			return; /* a new message (1), or the session closed (-1) */
 		if (!s->task_uid && !s->task_store && r->has_number) {
 			flags_changed(s, att, r->number);
 			if (mb_imap_fetch_item(att, "FLAGS") && s->state != S_CLOSED && !s->destroyed)
@@ -1350,6 +1609,9 @@ static void handle_fetch(struct mb_imap_session *s, const struct mb_imap_respons
 			close_session(s, MB_IMAP_CLOSE_ERROR, "malformed FETCH response: %s", err);
 		return;
 	}
+	/* ours (header fields), new or R11's old last message: see known */
+	if (s->state == S_FETCH && r->has_number && f.header_fields && r->number > s->fetch_max_seq)
+		s->fetch_max_seq = r->number;
 	if (s->task_uid) {
 		if (f.uid == s->task_uid && f.body && !s->task_result)
 			s->task_result = mb_imap_fetch_copy(&f);
@@ -1541,8 +1803,7 @@ static void handle_status(struct mb_imap_session *s, const struct mb_imap_respon
 			"STATUS every %us", s->name, m->name, MIN(s->poll_interval, s->keepalive));
 	}
 	m->dirty = true;
-	if (s->state == S_IDLING)
-		send_done(s);
+	kick(s);
 }
 
 /* New mail in the selected mailbox: where it showed up says whether the
@@ -1617,7 +1878,7 @@ static void handle_untagged(struct mb_imap_session *s, const struct mb_imap_resp
 			 * recreated mailbox fall under the new baseline. Warnings
 			 * with a code (R15: WEBALERT, ALERT) are information. */
 			s->renew = true;
-			send_done(s);
+			kick(s);
 		}
 		return;
 	}
@@ -1637,8 +1898,7 @@ static void handle_untagged(struct mb_imap_session *s, const struct mb_imap_resp
 		if (grew)
 			idle_evidence(s);
 		s->need_fetch = true;
-		if (s->state == S_IDLING)
-			send_done(s);
+		kick(s);
 	} else if (strcmp(name, "LIST") == 0 && s->state == S_LIST) {
 		handle_list(s, r);
 	} else if (strcmp(name, "STATUS") == 0) {
@@ -1856,7 +2116,7 @@ static void handle_tagged(struct mb_imap_session *s, const struct mb_imap_respon
 			if (!gone && s->mboxes->len == 0)
 				close_session(s, MB_IMAP_CLOSE_REFUSED, "cannot open mailbox %s: %s", name, text);
 			else if (!gone)
-				sync_next(s);
+				go_idle(s);
 			g_free(name);
 		} else {
 			s->cur = s->examining;
@@ -1871,6 +2131,14 @@ static void handle_tagged(struct mb_imap_session *s, const struct mb_imap_respon
 	case CMD_NOTIFY:
 		if (ok) {
 			s->notify_set = true;
+		} else if (s->notify_fetch) {
+			/* RFC 5465 5.2 lets MessageNew carry fetch attributes;
+			 * a server that will not is asked for the plain events
+			 * (when other mailboxes need them), and new mail is
+			 * fetched after each EXISTS */
+			s->notify_fetch = false;
+			s->notify_fetch_refused = true;
+			g_info("%s: NOTIFY refused the fetch attributes of new messages (%s)", s->name, text);
 		} else {
 			s->use_notify = false;
 			g_message("%s: NOTIFY refused (%s): checking other mailboxes every %us",
@@ -1886,6 +2154,11 @@ static void handle_tagged(struct mb_imap_session *s, const struct mb_imap_respon
 			close_session(s, MB_IMAP_CLOSE_ERROR, "UID FETCH failed: %s", text);
 			break;
 		}
+		/* Every message up to the highest sequence number returned is
+		 * known now: UIDs ascend with sequence numbers, and "n:*"
+		 * covers all that existed (R11: at least the last one). */
+		if (s->fetch_max_seq > s->known)
+			s->known = s->fetch_max_seq;
 		g_ptr_array_sort(s->fetched, compare_uid);
 		if (!send_body_fetches(s))
 			finish_fetch(s);
@@ -1934,13 +2207,14 @@ static void handle_tagged(struct mb_imap_session *s, const struct mb_imap_respon
 					text, s->poll_interval);
 			s->polling_told = true;
 			go_idle(s);
-		} else if (s->renew || s->probing) {
-			s->renew = false;
-			set_state(s, S_NOOP);
-			send_command(s, CMD_NOOP, "NOOP");
-		} else {
+		} else if (s->state == S_IDLING || s->state == S_IDLE_START || s->state == S_IDLE_DONE) {
+			/* the server ended IDLE by itself (or nothing followed
+			 * our DONE): decide again */
+			clear_source(&s->timer);
+			set_state(s, S_IDLE_DONE);
 			go_idle(s);
 		}
+		/* else DONE went out with the next command, which is under way */
 		break;
 	case CMD_NOOP:
 		if (!ok) {
@@ -2095,6 +2369,7 @@ struct mb_imap_session *mb_imap_session_create(const struct mb_imap_session_para
 	s->idle_silent = p->idle_silent;
 	s->task_check = p->task_check;
 	s->tracked = g_array_new(FALSE, FALSE, sizeof(struct tracked));
+	s->pushed = g_ptr_array_new_with_free_func((GDestroyNotify)pushed_free);
 	if (p->task_store_n > 0) {
 		s->task_store = g_array_new(FALSE, FALSE, sizeof(uint32_t));
 		g_array_append_vals(s->task_store, p->task_store_uids, (guint)p->task_store_n);
@@ -2159,14 +2434,9 @@ void mb_imap_session_logout(struct mb_imap_session *s)
 
 void mb_imap_session_probe(struct mb_imap_session *s)
 {
-	if (s->state == S_IDLING) {
+	if (resting(s)) {
 		s->probing = true;
-		send_done(s);
-	} else if (s->state == S_POLL_WAIT) {
-		s->probing = true;
-		clear_source(&s->timer);
-		set_state(s, S_NOOP);
-		send_command(s, CMD_NOOP, "NOOP");
+		go_idle(s); /* DONE and NOOP in one write */
 	}
 }
 
@@ -2191,6 +2461,11 @@ void mb_imap_session_update(struct mb_imap_session *s, const struct mb_account_c
 	bool want_header, bool want_preview)
 {
 	s->account = account;
+	if (s->notify_fetch && (want_header != s->want_header || want_preview != s->want_preview)) {
+		/* NOTIFY's MessageNew attributes follow the UID FETCH's */
+		s->notify_set = false;
+		kick(s);
+	}
 	s->want_header = want_header;
 	s->want_preview = want_preview;
 }
