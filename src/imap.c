@@ -1,6 +1,8 @@
 #define G_LOG_DOMAIN "mailbell"
 
 #include "imap.h"
+#include "imap-session.h"
+#include "imap-auth.h"
 
 #include <stddef.h>
 #include <string.h>
@@ -13,7 +15,6 @@
 #include "log.h"
 #include "text.h"
 #include "net.h"
-#include "sasl.h"
 
 /* Deadline for LOGOUT and for a probe, seconds: shutdown and network changes
  * must not wait the full command timeout. */
@@ -30,8 +31,6 @@
  * during IDLE, before the session calls the server's IDLE silent and polls
  * (servers.md S10). Two: one could be mail that came just as DONE went out. */
 G_STATIC_ASSERT(MB_IMAP_LATE_RENEWALS == 2); /* the log says "twice" */
-/* Push delays kept for the fixed-period hint (servers.md S5, S7). */
-#define PUSH_DELAYS_MAX 16
 
 struct tracked {
 	uint32_t uid;
@@ -45,75 +44,7 @@ struct pushed {
 	struct mb_imap_fetch *f;
 };
 
-#define STATES(X) \
-	X(CONNECTING) \
-	X(GREETING) \
-	X(CAPABILITY) \
-	X(STARTTLS) \
-	X(TLS_HANDSHAKE) \
-	X(AUTHENTICATE) \
-	X(POSTAUTH_CAPABILITY) \
-	X(ID) \
-	X(ENABLE) \
-	X(LIST) \
-	X(EXAMINE) \
-	X(BASELINE) \
-	X(FETCH) \
-	X(FETCH_BODY) \
-	X(IDLE_START) \
-	X(IDLING) \
-	X(IDLE_DONE) \
-	X(NOOP) \
-	X(STATUS) \
-	X(NOTIFY) \
-	X(POLL_WAIT) \
-	X(LOGOUT) \
-	X(CLOSED)
-
-#define AS_ENUM(s) S_##s,
-#define AS_NAME(s) #s,
-enum state { STATES(AS_ENUM) };
 static const char *const state_names[] = { STATES(AS_NAME) };
-
-enum cmd_kind {
-	CMD_CAPABILITY,
-	CMD_STARTTLS,
-	CMD_AUTHENTICATE,
-	CMD_LOGIN,
-	CMD_ID,
-	CMD_ENABLE,
-	CMD_LIST,
-	CMD_EXAMINE,
-	CMD_BASELINE,
-	CMD_FETCH,
-	CMD_FETCH_BODY,
-	CMD_TASK_FETCH,
-	CMD_TASK_STORE,
-	CMD_IDLE,
-	CMD_NOOP,
-	CMD_STATUS,
-	CMD_NOTIFY,
-	CMD_LOGOUT,
-};
-
-enum auth_mech {
-	MECH_NONE,
-	MECH_PLAIN,
-	MECH_LOGIN,
-	MECH_XOAUTH2,
-	MECH_OAUTHBEARER,
-};
-
-struct cmd {
-	char tag[16];
-	enum cmd_kind kind;
-	/* Literal parts still to send, each after a continuation (RFC 3501
-	 * 7.5); the parts hold secrets when kind is CMD_LOGIN. */
-	GQueue parts;
-	/* AUTHENTICATE: the initial response not yet sent (no SASL-IR). */
-	char *sasl_response;
-	bool sasl_error_answered;
-};
 
 /* What a STATUS answer or NOTIFY STATUS event said of a mailbox; a NOTIFY
  * event may carry only some of the items (Dovecot: "(UNSEEN 0)"). */
@@ -141,99 +72,6 @@ struct mbox {
 	                          * are live mail, not catch-up */
 	struct mbox_status seen; /* every item last reported since sign-in,
 	                          * the baseline for the changed event */
-};
-
-struct mb_imap_session {
-	int refs;
-	bool destroyed;
-	char *name;
-	const struct mb_account_config *account;
-	char **patterns;         /* configured names, maybe with wildcards */
-	char *secret;
-	unsigned timeout, keepalive, poll_interval;
-	struct mb_imap_events ev;
-	void *data;
-
-	enum state state;
-	struct mb_net *net;
-	struct mb_imap_parser *parser;
-	unsigned next_tag;
-	GQueue cmds;             /* struct cmd *, oldest first */
-	GPtrArray *caps;         /* upper-cased capability names */
-	bool authenticated;
-	enum auth_mech mech;
-
-	/* mailboxes */
-	guint list_index;        /* next pattern to LIST */
-	GPtrArray *listed;       /* names LIST returned (UTF-8) */
-	GPtrArray *mboxes;       /* struct mbox *; [0] is where we IDLE */
-	struct mbox *cur;        /* the EXAMINEd mailbox, or NULL */
-	struct mbox *examining;  /* target of the EXAMINE under way */
-	guint status_index;      /* next mailbox to ask STATUS of */
-	struct mbox *status_asked; /* target of the STATUS under way */
-	bool use_notify;         /* NOTIFY (RFC 5465) watches mboxes[1..] */
-	bool notify_set;
-	bool notify_failed;      /* a STATUS check found mail NOTIFY never
-	                          * reported: poll as without NOTIFY */
-	bool status_due;         /* time to STATUS-poll mboxes[1..] */
-	bool status_verify;      /* this STATUS round checks NOTIFY's word */
-	uint32_t uidvalidity;    /* of cur, from EXAMINE */
-	uint32_t uidnext;        /* of cur, from EXAMINE, 0 if not sent (R13) */
-	uint32_t exists;
-	uint64_t highestmodseq;  /* of cur, from EXAMINE with CONDSTORE */
-	uint32_t baseline_uid;
-	bool rebaselined;
-	bool need_fetch;         /* EXISTS seen since the last fetch of cur */
-	uint32_t known;          /* messages of cur (by sequence number, 1..known)
-	                          * that are fetched or were there before */
-	uint32_t fetch_max_seq;  /* highest sequence number the running UID
-	                          * FETCH returned */
-	/* NOTIFY SET asked for the new messages of the selected mailbox with
-	 * their fetch attributes (RFC 5465 5.2), as the UID FETCH would: then
-	 * new mail costs no round trip (STEP_TAKE) */
-	bool notify_fetch;
-	bool notify_fetch_refused; /* the server refused that: plain events */
-	bool notify_header, notify_preview; /* what that fetch-att held */
-	GPtrArray *pushed;       /* struct pushed *, by arrival */
-	guint kick;              /* idle source: decide once the input is read */
-	char why[96];            /* the scheduler's reason, for the next state
-	                          * change's trace line */
-	enum state why_from;     /* the state the decision was made in */
-	bool renew;              /* keepalive: NOOP before the next IDLE */
-	bool probing;
-	GPtrArray *fetched;      /* struct mb_imap_fetch * of the running fetch */
-	unsigned body_cmds;      /* UID FETCH ... BODY.PEEK[] still running */
-	bool want_header, want_preview;
-	char *task_mailbox;      /* one-shot task (params.task_uid), else NULL */
-	uint32_t task_uid;
-	struct mb_imap_fetch *task_result;
-	bool task_check;         /* params.task_check: LIST "" "*", report, LOGOUT */
-	GArray *task_store;      /* params.task_store_uids: SELECT, UID STORE */
-	uint32_t task_uidvalidity;
-	/* Messages fetched in this session of the selected mailbox, by
-	 * sequence number, so flag updates and EXPUNGEs (which name sequence
-	 * numbers) can be told apart: the most recent TRACK_MAX. */
-	GArray *tracked;         /* struct tracked, in fetch order */
-	char delimiter;          /* hierarchy delimiter LIST reported, for the check */
-
-	bool idle_refused;
-	gint64 idle_retry_at;    /* monotonic microseconds */
-	bool announced;          /* "idling on" logged */
-	bool polling_told;       /* "polling" logged: once per session */
-	/* Does IDLE deliver? (servers.md S10, S5) */
-	bool idle_silent;        /* no: poll instead */
-	bool idle_pushed;        /* yes: EXISTS came during IDLE at least once */
-	bool left_idle;          /* DONE sent, no fetch since: an EXISTS now was
-	                          * held back during the IDLE */
-	unsigned late_renewals;  /* IDLEs whose mail showed only after DONE */
-	gint64 idle_since;       /* monotonic µs of the last "+" to IDLE */
-	double push_delays[PUSH_DELAYS_MAX]; /* seconds from "+" to EXISTS */
-	size_t n_push_delays;
-	bool period_told;        /* the fixed-period hint was logged */
-
-	guint deadline;
-	guint timer;             /* keepalive or poll, on CLOCK_BOOTTIME: one
-	                          * due during a suspend fires at resume */
 };
 
 static void handle_response(struct mb_imap_session *s, struct mb_imap_response *r);
@@ -310,7 +148,7 @@ static char *encode_mailbox(const char *utf8)
 	return wire;
 }
 
-static void set_state(struct mb_imap_session *s, enum state to)
+void set_state(struct mb_imap_session *s, enum state to)
 {
 	if (s->state == to)
 		return;
@@ -342,10 +180,7 @@ static void teardown(struct mb_imap_session *s)
 	g_ptr_array_set_size(s->fetched, 0);
 }
 
-static void close_session(struct mb_imap_session *s, enum mb_imap_close how, const char *fmt, ...)
-	G_GNUC_PRINTF(3, 4);
-
-static void close_session(struct mb_imap_session *s, enum mb_imap_close how, const char *fmt, ...)
+void close_session(struct mb_imap_session *s, enum mb_imap_close how, const char *fmt, ...)
 {
 	if (s->state == S_CLOSED || s->destroyed)
 		return;
@@ -377,13 +212,13 @@ static gboolean on_deadline(gpointer user_data)
 	return G_SOURCE_REMOVE;
 }
 
-static void arm_deadline(struct mb_imap_session *s, unsigned seconds)
+void arm_deadline(struct mb_imap_session *s, unsigned seconds)
 {
 	clear_source(&s->deadline);
 	s->deadline = g_timeout_add_seconds(seconds, on_deadline, s);
 }
 
-static void send_raw(struct mb_imap_session *s, const char *buf, size_t len, bool secret)
+void send_raw(struct mb_imap_session *s, const char *buf, size_t len, bool secret)
 {
 	if (mb_log_tracing()) {
 		if (secret)
@@ -396,7 +231,7 @@ static void send_raw(struct mb_imap_session *s, const char *buf, size_t len, boo
 
 /* Sends "TAG " + text + CRLF and registers the command. text must not hold
  * CR or LF; literal continuations go in parts. */
-static struct cmd *send_command(struct mb_imap_session *s, enum cmd_kind kind, const char *text)
+struct cmd *send_command(struct mb_imap_session *s, enum cmd_kind kind, const char *text)
 {
 	struct cmd *c = g_new0(struct cmd, 1);
 	g_snprintf(c->tag, sizeof c->tag, "a%u", ++s->next_tag);
@@ -411,7 +246,7 @@ static struct cmd *send_command(struct mb_imap_session *s, enum cmd_kind kind, c
 	return c;
 }
 
-static bool has_cap(const struct mb_imap_session *s, const char *cap)
+bool has_cap(const struct mb_imap_session *s, const char *cap)
 {
 	for (guint i = 0; i < s->caps->len; i++)
 		if (g_ascii_strcasecmp(s->caps->pdata[i], cap) == 0)
@@ -444,180 +279,13 @@ static bool caps_trusted(const struct mb_imap_session *s)
 	return mb_net_is_tls(s->net) || s->account->tls == MB_TLS_NONE;
 }
 
-static void send_capability(struct mb_imap_session *s, enum state next)
+void send_capability(struct mb_imap_session *s, enum state next)
 {
 	set_state(s, next);
 	send_command(s, CMD_CAPABILITY, "CAPABILITY");
 }
 
 /* --- sign-in ------------------------------------------------------------ */
-
-static const char *mech_name(enum auth_mech m)
-{
-	switch (m) {
-	case MECH_PLAIN:
-		return "PLAIN";
-	case MECH_LOGIN:
-		return "LOGIN";
-	case MECH_XOAUTH2:
-		return "XOAUTH2";
-	case MECH_OAUTHBEARER:
-		return "OAUTHBEARER";
-	case MECH_NONE:
-		break;
-	}
-	return "none";
-}
-
-static enum auth_mech choose_mech(struct mb_imap_session *s, const char **why_r)
-{
-	const struct mb_account_config *a = s->account;
-	bool oauth = a->oauth_token_cmd != NULL;
-	switch (a->auth) {
-	case MB_AUTH_PLAIN:
-		if (has_cap(s, "AUTH=PLAIN"))
-			return MECH_PLAIN;
-		*why_r = "server does not offer AUTH=PLAIN";
-		return MECH_NONE;
-	case MB_AUTH_LOGIN:
-		if (!has_cap(s, "LOGINDISABLED"))
-			return MECH_LOGIN;
-		*why_r = "server has LOGINDISABLED";
-		return MECH_NONE;
-	case MB_AUTH_XOAUTH2:
-		if (has_cap(s, "AUTH=XOAUTH2"))
-			return MECH_XOAUTH2;
-		*why_r = "server does not offer AUTH=XOAUTH2";
-		return MECH_NONE;
-	case MB_AUTH_OAUTHBEARER:
-		if (has_cap(s, "AUTH=OAUTHBEARER"))
-			return MECH_OAUTHBEARER;
-		*why_r = "server does not offer AUTH=OAUTHBEARER";
-		return MECH_NONE;
-	case MB_AUTH_AUTO:
-		break;
-	}
-	if (oauth) {
-		if (has_cap(s, "AUTH=OAUTHBEARER"))
-			return MECH_OAUTHBEARER;
-		if (has_cap(s, "AUTH=XOAUTH2"))
-			return MECH_XOAUTH2;
-		*why_r = "server offers neither AUTH=OAUTHBEARER nor AUTH=XOAUTH2";
-		return MECH_NONE;
-	}
-	if (has_cap(s, "AUTH=PLAIN"))
-		return MECH_PLAIN;
-	if (!has_cap(s, "LOGINDISABLED"))
-		return MECH_LOGIN;
-	*why_r = "server has LOGINDISABLED and offers no AUTH=PLAIN";
-	return MECH_NONE;
-}
-
-static void send_login(struct mb_imap_session *s)
-{
-	bool literal_plus = has_cap(s, "LITERAL+");
-	GString *line = g_string_new(NULL);
-	struct cmd *c = g_new0(struct cmd, 1);
-	g_queue_init(&c->parts);
-	g_snprintf(c->tag, sizeof c->tag, "a%u", ++s->next_tag);
-	c->kind = CMD_LOGIN;
-	g_string_append_printf(line, "%s LOGIN ", c->tag);
-
-	/* Each argument may need a literal; a synchronizing literal makes
-	 * the rest of the command wait for a continuation. */
-	const char *args[2] = { s->account->user, s->secret };
-	GString *segment = line;
-	for (int i = 0; i < 2; i++) {
-		enum mb_imap_astring_kind kind;
-		size_t enc_len;
-		char *enc = mb_imap_astring_encode(args[i], strlen(args[i]), literal_plus,
-			&kind, &enc_len);
-		if (i == 1)
-			g_string_append_c(segment, ' ');
-		if (kind == MB_IMAP_ASTRING_LITERAL && !literal_plus) {
-			const char *body = strstr(enc, "\r\n") + 2;
-			g_string_append_len(segment, enc, body - enc);
-			if (segment != line)
-				g_queue_push_tail(&c->parts, g_string_free(segment, FALSE));
-			segment = g_string_new(NULL);
-			g_string_append_len(segment, body, enc_len - (size_t)(body - enc));
-		} else {
-			g_string_append_len(segment, enc, enc_len);
-		}
-		explicit_bzero(enc, enc_len);
-		free(enc);
-	}
-	g_string_append(segment, "\r\n");
-	if (segment != line)
-		g_queue_push_tail(&c->parts, g_string_free(segment, FALSE));
-	g_queue_push_tail(&s->cmds, c);
-	/* The first segment holds the password unless it went in a literal;
-	 * the trace redacts LOGIN arguments either way. */
-	if (mb_log_tracing())
-		mb_log_trace(s->name, "C", line->str, line->len - 2);
-	mb_net_write(s->net, line->str, line->len);
-	explicit_bzero(line->str, line->len);
-	g_string_free(line, TRUE);
-	arm_deadline(s, s->timeout);
-}
-
-static void send_authenticate(struct mb_imap_session *s)
-{
-	const struct mb_account_config *a = s->account;
-	const char *name = NULL;
-	char *ir = NULL;
-	switch (s->mech) {
-	case MECH_PLAIN:
-		name = "PLAIN";
-		ir = mb_sasl_plain(a->user, s->secret);
-		break;
-	case MECH_XOAUTH2:
-		name = "XOAUTH2";
-		ir = mb_sasl_xoauth2(a->user, s->secret);
-		break;
-	case MECH_OAUTHBEARER:
-		name = "OAUTHBEARER";
-		ir = mb_sasl_oauthbearer(a->user, a->host, a->port, s->secret);
-		break;
-	default:
-		g_assert_not_reached();
-	}
-	struct cmd *c;
-	if (has_cap(s, "SASL-IR")) {
-		/* RFC 4959: the initial response rides on the command line. */
-		char *text = g_strdup_printf("AUTHENTICATE %s %s", name, ir);
-		c = send_command(s, CMD_AUTHENTICATE, text);
-		explicit_bzero(text, strlen(text));
-		g_free(text);
-		explicit_bzero(ir, strlen(ir));
-		g_free(ir);
-	} else {
-		char *text = g_strdup_printf("AUTHENTICATE %s", name);
-		c = send_command(s, CMD_AUTHENTICATE, text);
-		g_free(text);
-		c->sasl_response = ir;
-	}
-}
-
-static void start_auth(struct mb_imap_session *s)
-{
-	/* Never a credential over plaintext unless the user asked for it. */
-	if (!mb_net_is_tls(s->net) && s->account->tls != MB_TLS_NONE) {
-		close_session(s, MB_IMAP_CLOSE_REFUSED, "refusing to sign in without TLS");
-		return;
-	}
-	const char *why = NULL;
-	s->mech = choose_mech(s, &why);
-	if (s->mech == MECH_NONE) {
-		close_session(s, MB_IMAP_CLOSE_REFUSED, "cannot sign in: %s", why);
-		return;
-	}
-	set_state(s, S_AUTHENTICATE);
-	if (s->mech == MECH_LOGIN)
-		send_login(s);
-	else
-		send_authenticate(s);
-}
 
 static void after_greeting_ok(struct mb_imap_session *s)
 {
@@ -629,7 +297,7 @@ static void after_greeting_ok(struct mb_imap_session *s)
 		return;
 	}
 	if (s->caps->len > 0)
-		start_auth(s);
+		mb_imap_auth_start(s);
 	else
 		send_capability(s, S_CAPABILITY);
 }
@@ -776,7 +444,7 @@ static void after_id(struct mb_imap_session *s)
 	list_next(s);
 }
 
-static void after_auth(struct mb_imap_session *s)
+void after_auth(struct mb_imap_session *s)
 {
 	s->authenticated = true;
 	if (has_cap(s, "ID")) {
@@ -1928,52 +1596,9 @@ static void handle_continuation(struct mb_imap_session *s, const struct mb_imap_
 			idle_started(s);
 		return;
 	}
-	if (c->kind == CMD_LOGIN && !g_queue_is_empty(&c->parts)) {
-		char *part = g_queue_pop_head(&c->parts);
-		send_raw(s, part, strlen(part), true);
-		explicit_bzero(part, strlen(part));
-		g_free(part);
+	if (mb_imap_auth_continuation(s, c, r))
 		return;
-	}
-	if (c->kind == CMD_AUTHENTICATE) {
-		if (c->sasl_response) {
-			char *line = g_strdup_printf("%s\r\n", c->sasl_response);
-			send_raw(s, line, strlen(line), true);
-			explicit_bzero(line, strlen(line));
-			g_free(line);
-			explicit_bzero(c->sasl_response, strlen(c->sasl_response));
-			g_clear_pointer(&c->sasl_response, g_free);
-			return;
-		}
-		if (!c->sasl_error_answered
-		    && (s->mech == MECH_XOAUTH2 || s->mech == MECH_OAUTHBEARER)) {
-			/* R18/R19: an error challenge; answer so the server
-			 * sends its tagged NO (RFC 7628 3.2.3). */
-			char *status = mb_sasl_oauth_error_status(r->text);
-			g_warning("%s: OAuth2 token refused by the server (status %s)", s->name,
-				status ? status : "unknown");
-			g_free(status);
-			c->sasl_error_answered = true;
-			if (s->mech == MECH_XOAUTH2)
-				send_raw(s, "\r\n", 2, false);
-			else
-				send_raw(s, "AQ==\r\n", 6, false);
-			return;
-		}
-		/* Any other challenge: cancel the exchange (RFC 3501 6.2.2). */
-		send_raw(s, "*\r\n", 3, false);
-		return;
-	}
 	close_session(s, MB_IMAP_CLOSE_ERROR, "unexpected continuation request");
-}
-
-static bool is_auth_failure(const struct mb_imap_response *r)
-{
-	if (!r->code)
-		return true;
-	/* RFC 5530: these say "try again later", not "wrong password". */
-	return strcmp(r->code, "UNAVAILABLE") != 0 && strcmp(r->code, "SERVERBUG") != 0
-		&& strcmp(r->code, "INUSE") != 0 && strcmp(r->code, "LIMIT") != 0;
 }
 
 static void handle_tagged(struct mb_imap_session *s, const struct mb_imap_response *r)
@@ -2008,7 +1633,7 @@ static void handle_tagged(struct mb_imap_session *s, const struct mb_imap_respon
 		else if (s->state == S_POSTAUTH_CAPABILITY)
 			after_auth(s);
 		else
-			start_auth(s);
+			mb_imap_auth_start(s);
 		break;
 	case CMD_STARTTLS:
 		if (!ok) {
@@ -2026,16 +1651,7 @@ static void handle_tagged(struct mb_imap_session *s, const struct mb_imap_respon
 		break;
 	case CMD_AUTHENTICATE:
 	case CMD_LOGIN:
-		if (ok) {
-			if (r->code && strcmp(r->code, "CAPABILITY") == 0)
-				after_auth(s);
-			else
-				send_capability(s, S_POSTAUTH_CAPABILITY);
-		} else if (r->status == MB_IMAP_STATUS_NO && !is_auth_failure(r)) {
-			close_session(s, MB_IMAP_CLOSE_ERROR, "sign-in refused for now: %s", text);
-		} else {
-			close_session(s, MB_IMAP_CLOSE_AUTH_FAILED, "sign-in failed: %s", text);
-		}
+		mb_imap_auth_done(s, r, text);
 		break;
 	case CMD_ID:
 		after_id(s); /* ID failing is harmless */
@@ -2053,7 +1669,7 @@ static void handle_tagged(struct mb_imap_session *s, const struct mb_imap_respon
 				.caps = (const char *const *)s->caps->pdata,
 				.names = (const char *const *)s->listed->pdata,
 				.delimiter = s->delimiter,
-				.mechanism = mech_name(s->mech),
+				.mechanism = mb_imap_auth_mech_name(s),
 			};
 			session_ref(s);
 			s->ev.checked(s, &res, s->data);
