@@ -51,7 +51,7 @@ import time
 import unittest
 
 CAPS = 'IMAP4rev1 SASL-IR ID ENABLE IDLE LITERAL+ AUTH=PLAIN AUTH=LOGIN'
-POSTAUTH_CAPS = 'IMAP4rev1 SASL-IR ID ENABLE IDLE LITERAL+ CONDSTORE QRESYNC NOTIFY UIDPLUS'
+POSTAUTH_CAPS = 'IMAP4rev1 SASL-IR ID ENABLE IDLE LITERAL+ CONDSTORE QRESYNC UIDPLUS'
 
 
 # --------------------------------------------------------------------------------------------

@@ -95,8 +95,9 @@ class EncodedNamesTest(h.DovecotTestCase):
 				   general={'keepalive': LONG_KEEPALIVE}, trace=True)
 		mb.wait_idle('acct', 'Lists (NOTIFY)')
 		notify = mb.wait_log(r'acct C: \S+ (NOTIFY SET .*)').group(1)
-		self.assertEqual(notify, 'NOTIFY SET (selected (MessageNew MessageExpunge FlagChange)) '
-				 '(mailboxes (INBOX Lists) (MessageNew MessageExpunge FlagChange))')
+		self.assertRegex(notify, r'^NOTIFY SET \(selected \(MessageNew \(UID FLAGS RFC822\.SIZE .*\) '
+				 r'MessageExpunge FlagChange\)\) '
+				 r'\(mailboxes \(INBOX Lists\) \(MessageNew MessageExpunge FlagChange\)\)$')
 		msg = self.deliver('bob', 'Sender', 'sender@example.org', 'to Lists', mailbox='Lists')
 		self.assertHook(mb.wait_hooks(1, timeout=5)[0], 'acct', msg)
 		self.assertStoppedCleanly(mb)
@@ -217,9 +218,11 @@ class SilentNotifyTest(f.FakeServerTestCase):
 		def renew(timeout):
 			return [expect(r'^DONE$', timeout=timeout), send('{idle} OK Idle completed')]
 
-		script = [f.greeting(), *f.sign_in(), *f.after_login(),
+		caps = f.POSTAUTH_CAPS + ' NOTIFY'
+		script = [f.greeting(), *f.sign_in(caps), *f.after_login(caps),
 			  *examine('Second', 1, 0), *examine('INBOX', 1, 0),
-			  expect(r'^\S+ NOTIFY SET \(selected \(MessageNew MessageExpunge FlagChange\)\) '
+			  expect(r'^\S+ NOTIFY SET \(selected \(MessageNew \(UID FLAGS RFC822\.SIZE [^\r\n]*\) '
+				 r'MessageExpunge FlagChange\)\) '
 				 r'\(mailboxes \(INBOX Second\) \(MessageNew MessageExpunge FlagChange\)\)$', 'notify'),
 			  send('{notify} OK NOTIFY completed'),
 			  *status(0, 1, 0, 5), *f.idle(),

@@ -76,7 +76,7 @@ class ResponsesTest(Base):
 	def test_r01_postlogin_capabilities_used(self):
 		# pre-login: no IDLE, no ID; the tagged OK of AUTHENTICATE carries the real list
 		pre = 'IMAP4rev1 SASL-IR LITERAL+ AUTH=PLAIN AUTH=LOGIN'
-		post = 'IMAP4rev1 SASL-IR ID ENABLE IDLE LITERAL+ CONDSTORE QRESYNC NOTIFY'
+		post = 'IMAP4rev1 SASL-IR ID ENABLE IDLE LITERAL+ CONDSTORE QRESYNC'
 		a = self.server([f.happy(pre, post, uidnext=3, mails=[(3, [f.fetch(3, 3, 'r1')])])])
 		# the OK carries no capabilities: mailbell must ask again (CAPABILITY) after sign-in
 		b = self.server([[f.greeting(pre), expect(r'^\S+ AUTHENTICATE PLAIN ', 'auth'),
