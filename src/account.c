@@ -622,11 +622,13 @@ static void on_messages(struct mb_imap_session *session, const struct mb_imap_ma
 	g_ptr_array_unref(msgs);
 }
 
-static void assign(struct watch *w, char **names)
+/* Answers the session's mailboxes event: names (borrowed) with what is
+ * known of each. */
+static void assign(struct watch *w, char **names, enum mb_share_others others,
+	struct mb_imap_assignment *as)
 {
 	g_strfreev(w->watching);
 	w->watching = g_strdupv(names);
-	GArray *list = g_array_new(FALSE, TRUE, sizeof(struct mb_imap_mailbox));
 	for (char **n = names; n && *n; n++) {
 		struct mstate *ms = get_mstate(w->acct, *n);
 		struct mb_imap_mailbox m = {
@@ -635,10 +637,9 @@ static void assign(struct watch *w, char **names)
 			.last_uid = MIN(ms->st.hook_uid, ms->st.notified_uid),
 			.highestmodseq = ms->st.highestmodseq,
 		};
-		g_array_append_val(list, m);
+		g_array_append_val(as->mailboxes, m);
 	}
-	mb_imap_session_assign(w->session, (struct mb_imap_mailbox *)(void *)list->data, list->len);
-	g_array_free(list, TRUE);
+	as->others = others;
 }
 
 static struct watch *watch_new(struct mb_account *a, char **share, const char *name);
@@ -649,24 +650,30 @@ static bool strv_equal(char **a, char **b)
 	return a && b && g_strv_equal((const char *const *)a, (const char *const *)b);
 }
 
-/* Without NOTIFY each mailbox gets its own IDLE connection, up to
- * max_connections; the last connection also checks the rest by STATUS. */
+/* The first connection expands the names; the plan (share.c) says which
+ * connection watches which, and this makes the connections match it. */
 static void on_mailboxes(struct mb_imap_session *session, const char *const *names,
-	bool has_notify, void *data)
+	bool has_notify, struct mb_imap_assignment *as, void *data)
 {
 	struct watch *w = data;
 	struct mb_account *a = w->acct;
 	guint n = g_strv_length((char **)names);
 	if (w != a->watches->pdata[0]) {
-		assign(w, (char **)names);
+		assign(w, (char **)names, mb_share_others_for(n, has_notify), as);
 		return;
 	}
-	if (n == 0)
+	if (n == 0) {
 		g_warning("%s: none of the configured mailboxes exists", w->name);
-	guint k = has_notify || n <= 1 ? 1 : MIN(n, a->ac->max_connections);
+		assign(w, NULL, MB_SHARE_ALONE, as);
+		return;
+	}
+	unsigned max = MAX(a->ac->max_connections, 1);
+	struct mb_share *plan = g_newa(struct mb_share, max);
+	guint k = mb_share_plan(n, has_notify, max, plan);
 	for (guint i = 1; i < k; i++) {
-		char **share = i < k - 1 ? g_strdupv((char *[]){ (char *)names[i], NULL })
-			: g_strdupv((char **)names + i);
+		char **share = g_new0(char *, plan[i].count + 1);
+		for (unsigned j = 0; j < plan[i].count; j++)
+			share[j] = g_strdup(names[plan[i].first + j]);
 		struct watch *x = i < a->watches->len ? a->watches->pdata[i] : NULL;
 		if (x && strv_equal(x->share, share)) {
 			g_strfreev(share);
@@ -687,12 +694,11 @@ static void on_mailboxes(struct mb_imap_session *session, const char *const *nam
 		watch_free(a->watches->pdata[a->watches->len - 1]);
 		g_ptr_array_set_size(a->watches, a->watches->len - 1);
 	}
-	if (k == 1) {
-		assign(w, (char **)names);
-	} else {
-		char *first[] = { (char *)names[0], NULL };
-		assign(w, first);
-	}
+	char **mine = g_new0(char *, plan[0].count + 1);
+	for (unsigned j = 0; j < plan[0].count; j++)
+		mine[j] = (char *)names[plan[0].first + j];
+	assign(w, mine, plan[0].others, as);
+	g_free(mine);
 }
 
 static void on_fetched(struct mb_imap_session *session, const struct mb_imap_fetch *f, void *data)

@@ -118,7 +118,10 @@ struct mb_imap_session {
 	struct mbox *examining;  /* target of the EXAMINE under way */
 	guint status_index;      /* next mailbox to ask STATUS of */
 	struct mbox *status_asked; /* target of the STATUS under way */
-	bool use_notify;         /* NOTIFY (RFC 5465) watches mboxes[1..] */
+	bool use_notify;         /* NOTIFY (RFC 5465) in use: for the selected
+	                          * mailbox's new messages (see send_notify()) */
+	bool notify_others;      /* ... and watching mboxes[1..] (the
+	                          * assignment's MB_SHARE_NOTIFY) */
 	bool notify_set;
 	bool notify_failed;      /* a STATUS check found mail NOTIFY never
 	                          * reported: poll as without NOTIFY */

@@ -333,7 +333,7 @@ static void send_examine(struct mb_imap_session *s, struct mbox *m)
 	/* Mail that reached the mailbox we leave and was not yet announced
 	 * as EXISTS is dropped on the switch (Dovecot), and NOTIFY only tells
 	 * of later changes: ask STATUS of the others once back on the first. */
-	if (s->use_notify && s->cur && s->cur != s->mboxes->pdata[0]) {
+	if (s->notify_others && s->cur && s->cur != s->mboxes->pdata[0]) {
 		s->status_due = true;
 		s->status_verify = false; /* that mail was never NOTIFY's to tell */
 	}
@@ -360,6 +360,20 @@ static void add_listed(struct mb_imap_session *s, const char *name)
 	g_ptr_array_add(s->listed, g_strdup(name));
 }
 
+/* The mailboxes the account assigned (list copied), all to be synced. */
+static void assign(struct mb_imap_session *s, const struct mb_imap_mailbox *list, size_t n)
+{
+	g_ptr_array_set_size(s->mboxes, 0);
+	for (size_t i = 0; i < n; i++) {
+		struct mbox *m = g_new0(struct mbox, 1);
+		m->name = g_strdup(list[i].name);
+		m->wire = encode_mailbox(list[i].name);
+		m->known_uidvalidity = list[i].uidvalidity;
+		m->last_uid = list[i].uidvalidity ? list[i].last_uid : 0;
+		m->dirty = true;
+		g_ptr_array_add(s->mboxes, m);
+	}
+}
 
 /* Every pattern is expanded in order; plain names are taken as given (a
  * missing one fails at EXAMINE, with a clear error). */
@@ -381,14 +395,21 @@ static void list_next(struct mb_imap_session *s)
 	}
 	g_ptr_array_add(s->listed, NULL);
 	bool has_notify = has_cap(s, "NOTIFY");
+	struct mb_imap_assignment as = {
+		.mailboxes = g_array_new(FALSE, TRUE, sizeof(struct mb_imap_mailbox)),
+	};
 	session_ref(s);
-	s->ev.mailboxes(s, (const char *const *)s->listed->pdata, has_notify, s->data);
+	s->ev.mailboxes(s, (const char *const *)s->listed->pdata, has_notify, &as, s->data);
 	g_ptr_array_set_size(s->listed, 0);
-	if (s->state == S_CLOSED || s->destroyed) {
-		session_unref(s);
+	bool gone = s->state == S_CLOSED || s->destroyed;
+	session_unref(s);
+	if (gone) {
+		g_array_free(as.mailboxes, TRUE);
 		return;
 	}
-	session_unref(s);
+	assign(s, (const struct mb_imap_mailbox *)(void *)as.mailboxes->data, as.mailboxes->len);
+	g_array_free(as.mailboxes, TRUE);
+	s->notify_others = has_notify && as.others == MB_SHARE_NOTIFY && s->mboxes->len > 1;
 	if (s->mboxes->len == 0) {
 		close_session(s, MB_IMAP_CLOSE_REFUSED, "no configured mailbox exists on the server");
 		return;
@@ -729,7 +750,7 @@ static void send_notify(struct mb_imap_session *s)
 	} else {
 		g_string_append_printf(cmd, "%s)", events);
 	}
-	if (s->mboxes->len > 1) {
+	if (s->notify_others) {
 		bool encoded = false;
 		GString *names = g_string_new(NULL);
 		for (guint i = 0; i < s->mboxes->len; i++) {
@@ -773,7 +794,7 @@ static gboolean on_timer(gpointer user_data);
 
 static bool notify_trusted(const struct mb_imap_session *s)
 {
-	return s->use_notify && s->notify_set && !s->notify_failed;
+	return s->notify_others && s->notify_set && !s->notify_failed;
 }
 
 static bool polls_others(const struct mb_imap_session *s)
@@ -909,7 +930,7 @@ static void go_idle(struct mb_imap_session *s)
 		.known = s->known,
 		.pushed_complete = s->need_fetch && pushed_complete(s),
 		.pushed_pending = s->notify_fetch && s->parser && mb_imap_parser_pending(s->parser) > 0,
-		.notify_wanted = s->use_notify && (n > 1 || !s->notify_fetch_refused),
+		.notify_wanted = s->use_notify && (s->notify_others || !s->notify_fetch_refused),
 		.notify_set = s->notify_set,
 		.status_due = s->status_due,
 		.renew = s->renew || s->probing,
@@ -1034,7 +1055,7 @@ static void idle_started(struct mb_imap_session *s)
 		for (guint i = 0; i < s->mboxes->len; i++) {
 			struct mbox *m = s->mboxes->pdata[i];
 			g_message("%s: idling on %s%s", s->name, m->name, i == 0 ? ""
-				: s->use_notify ? " (NOTIFY)" : " (STATUS polling)");
+				: s->notify_others ? " (NOTIFY)" : " (STATUS polling)");
 		}
 	}
 	s->probing = false;
@@ -1756,7 +1777,7 @@ static void handle_tagged(struct mb_imap_session *s, const struct mb_imap_respon
 			s->notify_fetch_refused = true;
 			g_info("%s: NOTIFY refused the fetch attributes of new messages (%s)", s->name, text);
 		} else {
-			s->use_notify = false;
+			s->use_notify = s->notify_others = false;
 			g_message("%s: NOTIFY refused (%s): checking other mailboxes every %us",
 				s->name, text, s->poll_interval);
 		}
@@ -2017,20 +2038,6 @@ struct mb_imap_session *mb_imap_session_create(const struct mb_imap_session_para
 	};
 	s->net = mb_net_connect(&np, &cb, s);
 	return s;
-}
-
-void mb_imap_session_assign(struct mb_imap_session *s, const struct mb_imap_mailbox *list, size_t n)
-{
-	g_ptr_array_set_size(s->mboxes, 0);
-	for (size_t i = 0; i < n; i++) {
-		struct mbox *m = g_new0(struct mbox, 1);
-		m->name = g_strdup(list[i].name);
-		m->wire = encode_mailbox(list[i].name);
-		m->known_uidvalidity = list[i].uidvalidity;
-		m->last_uid = list[i].uidvalidity ? list[i].last_uid : 0;
-		m->dirty = true;
-		g_ptr_array_add(s->mboxes, m);
-	}
 }
 
 void mb_imap_session_logout(struct mb_imap_session *s)

@@ -11,6 +11,7 @@
 #include <glib.h>
 #include "config.h"
 #include "imap-fetch.h"
+#include "share.h"
 
 /* The most a session downloads of one message (BODY.PEEK[]<0.N>), octets:
  * half the parser's literal limit, so a full download can never make the
@@ -101,14 +102,27 @@ enum mb_imap_change {
 	MB_IMAP_CHANGE_FLAGS = 1 << 1,   /* flags of messages changed */
 };
 
+/* What the mailboxes event answers: which mailboxes the session watches and
+ * how (see share.h, where that policy lives). */
+struct mb_imap_assignment {
+	/* struct mb_imap_mailbox, filled by the callee (the array belongs to
+	 * the session, which copies each entry right after the event: the
+	 * names need only live that long). The first one is kept selected
+	 * (EXAMINE) under IDLE. None closes the session. */
+	GArray *mailboxes;
+	/* How the ones after the first are watched: NOTIFY's STATUS events,
+	 * or STATUS every poll_interval. */
+	enum mb_share_others others;
+};
+
 struct mb_imap_events {
 	/* Signed in and mailbox names expanded: names (NULL-terminated, UTF-8,
 	 * borrowed) are the watched mailboxes that exist, in configuration
-	 * order; has_notify tells whether the server has NOTIFY (RFC 5465). The
-	 * callee must call mb_imap_session_assign() from here to say which of
-	 * them this session watches; assigning none closes the session. */
+	 * order; has_notify tells whether the server has NOTIFY (RFC 5465).
+	 * The callee answers in *assign which of them this session watches.
+	 * Must not call into the session. */
 	void (*mailboxes)(struct mb_imap_session *session, const char *const *names,
-		bool has_notify, void *data);
+		bool has_notify, struct mb_imap_assignment *assign, void *data);
 	/* The session reached IDLE (or NOOP polling): it is healthy. */
 	void (*idling)(struct mb_imap_session *session, void *data);
 	/* The first UID FETCH of new messages in mailbox->name completed:
@@ -183,12 +197,6 @@ struct mb_imap_events {
 struct mb_imap_session *mb_imap_session_create(const struct mb_imap_session_params *params,
 	const struct mb_imap_events *events, void *data);
 
-/* Sets the mailboxes this session watches, from within the mailboxes event
- * only. The first one is kept selected (EXAMINE) with IDLE; the others are
- * watched through NOTIFY when the server has it, else checked with STATUS
- * every poll_interval. list is copied. */
-void mb_imap_session_assign(struct mb_imap_session *session,
-	const struct mb_imap_mailbox *list, size_t n);
 
 /* Leaves IDLE if needed and sends LOGOUT; closed(MB_IMAP_CLOSE_LOGOUT) follows
  * when the server answers or within timeout seconds. A session that is not
