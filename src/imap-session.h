@@ -134,6 +134,10 @@ struct mb_imap_session {
 	uint32_t baseline_uid;
 	bool rebaselined;
 	bool need_fetch;         /* EXISTS seen since the last fetch of cur */
+	bool fetch_ahead;        /* a UID FETCH went out right behind the
+	                          * EXAMINE under way (see send_examine()) */
+	bool fetch_void;         /* the UID FETCH under way is not to be used:
+	                          * its EXAMINE failed or found a new UIDVALIDITY */
 	uint32_t known;          /* messages of cur (by sequence number, 1..known)
 	                          * that are fetched or were there before */
 	uint32_t fetch_max_seq;  /* highest sequence number the running UID

@@ -68,6 +68,7 @@ struct mbox {
 	uint32_t known_uidvalidity;
 	uint32_t last_uid;
 	bool dirty;              /* needs EXAMINE and UID FETCH */
+	bool news;               /* a STATUS or NOTIFY event said it has new mail */
 	bool synced;             /* fetched once since sign-in: later fetches
 	                          * are live mail, not catch-up */
 	struct mbox_status seen; /* every item last reported since sign-in,
@@ -327,6 +328,8 @@ static struct mbox *find_mbox(struct mb_imap_session *s, const char *name)
 	return NULL;
 }
 
+static void send_uid_fetch(struct mb_imap_session *s, uint32_t last_uid);
+
 static void send_examine(struct mb_imap_session *s, struct mbox *m)
 {
 	set_state(s, S_EXAMINE);
@@ -347,9 +350,19 @@ static void send_examine(struct mb_imap_session *s, struct mbox *m)
 	s->need_fetch = false;
 	s->known = 0;
 	g_ptr_array_set_size(s->pushed, 0); /* sequence numbers are per mailbox */
+	bool ahead = m->news && m != s->mboxes->pdata[0] && m->known_uidvalidity != 0
+		&& m->last_uid < UINT32_MAX && !s->task_uid && !s->task_store;
+	m->news = false;
 	char *text = g_strdup_printf("EXAMINE %s", m->wire);
 	send_command(s, CMD_EXAMINE, text);
 	g_free(text);
+	if (ahead) {
+		/* New mail another mailbox's event told of: its UID FETCH
+		 * rides behind the EXAMINE (RFC 9051 5.5), one round trip for
+		 * both. A new UIDVALIDITY or a failed EXAMINE voids it. */
+		s->fetch_ahead = true;
+		send_uid_fetch(s, m->last_uid);
+	}
 }
 
 static void add_listed(struct mb_imap_session *s, const char *name)
@@ -512,6 +525,18 @@ static void append_fetch_atts(struct mb_imap_session *s, GString *text)
 	g_string_append_c(text, ')');
 }
 
+/* UID FETCH last_uid+1:* of the new messages (RFC 3501 6.4.8). */
+static void send_uid_fetch(struct mb_imap_session *s, uint32_t last_uid)
+{
+	g_ptr_array_set_size(s->fetched, 0);
+	s->fetch_max_seq = 0;
+	GString *text = g_string_new(NULL);
+	g_string_append_printf(text, "UID FETCH %u:* ", last_uid + 1);
+	append_fetch_atts(s, text);
+	send_command(s, CMD_FETCH, text->str);
+	g_string_free(text, TRUE);
+}
+
 static void send_fetch(struct mb_imap_session *s)
 {
 	s->need_fetch = false;
@@ -527,13 +552,7 @@ static void send_fetch(struct mb_imap_session *s)
 		return;
 	}
 	set_state(s, S_FETCH);
-	g_ptr_array_set_size(s->fetched, 0);
-	s->fetch_max_seq = 0;
-	GString *text = g_string_new(NULL);
-	g_string_append_printf(text, "UID FETCH %u:* ", s->cur->last_uid + 1);
-	append_fetch_atts(s, text);
-	send_command(s, CMD_FETCH, text->str);
-	g_string_free(text, TRUE);
+	send_uid_fetch(s, s->cur->last_uid);
 }
 
 static int compare_uid(gconstpointer a, gconstpointer b)
@@ -1290,6 +1309,8 @@ static void handle_fetch(struct mb_imap_session *s, const struct mb_imap_respons
 		}
 		return;
 	}
+	if (s->fetch_void)
+		return;
 	struct mb_imap_fetch f = { 0 };
 	const char *err = NULL;
 	if (!mb_imap_fetch_parse(att, &f, &err)) {
@@ -1492,6 +1513,7 @@ static void handle_status(struct mb_imap_session *s, const struct mb_imap_respon
 			"STATUS every %us", s->name, m->name, MIN(s->poll_interval, s->keepalive));
 	}
 	m->dirty = true;
+	m->news = true;
 	kick(s);
 }
 
@@ -1750,11 +1772,24 @@ static void handle_tagged(struct mb_imap_session *s, const struct mb_imap_respon
 			} else {
 				g_warning("%s: cannot open mailbox %s: %s", s->name, name, text);
 			}
-			if (!gone && s->mboxes->len == 0)
+			if (!gone && s->mboxes->len == 0) {
 				close_session(s, MB_IMAP_CLOSE_REFUSED, "cannot open mailbox %s: %s", name, text);
-			else if (!gone)
+			} else if (!gone && s->fetch_ahead) {
+				/* its UID FETCH fails too: wait for that */
+				s->fetch_ahead = false;
+				s->fetch_void = true;
+				set_state(s, S_FETCH);
+			} else if (!gone) {
 				go_idle(s);
+			}
 			g_free(name);
+		} else if (s->fetch_ahead) {
+			s->cur = s->examining;
+			s->fetch_ahead = false;
+			s->need_fetch = false;
+			s->left_idle = false;
+			s->fetch_void = s->uidvalidity != s->cur->known_uidvalidity;
+			set_state(s, S_FETCH); /* the UID FETCH is under way */
 		} else {
 			s->cur = s->examining;
 			examine_done(s);
@@ -1787,6 +1822,17 @@ static void handle_tagged(struct mb_imap_session *s, const struct mb_imap_respon
 		baseline_done(s, s->baseline_uid);
 		break;
 	case CMD_FETCH:
+		if (s->fetch_void) {
+			/* sent ahead of an EXAMINE that failed or found a new
+			 * UIDVALIDITY: what it returned means nothing */
+			s->fetch_void = false;
+			g_ptr_array_set_size(s->fetched, 0);
+			if (s->cur)
+				examine_done(s);
+			else
+				go_idle(s);
+			break;
+		}
 		if (!ok) {
 			close_session(s, MB_IMAP_CLOSE_ERROR, "UID FETCH failed: %s", text);
 			break;

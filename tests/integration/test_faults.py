@@ -79,14 +79,17 @@ class FaultTest(FaultTestCase):
 				f'no connection was cut: {self.proxy.all_connections()}')
 
 	def test_cut_mid_fetch(self):
-		# let EXISTS, DONE, the IDLE's OK and the UID FETCH through, then cut the FETCH answer
-		# short of its last 3 bytes: untagged FETCH data may arrive whole, its tagged OK not
+		# Without NOTIFY: let EXISTS, then DONE with the UID FETCH (one write) through, then
+		# cut the FETCH answer short of its last 3 bytes: untagged FETCH data may arrive
+		# whole, its tagged OK not. With NOTIFY the new message comes pushed with EXISTS
+		# (MessageNew's fetch attributes) or as a STATUS event: cut that first answer, so
+		# mailbell holds part of a pushed FETCH when the connection dies.
 		mb = self.start()
 		self.deliver_all('before')
 		self.wait_count(mb, len(MAILBOXES))
 		for keep in (-3, 40):
 			accepted = self.proxy.accepted
-			self.proxy.cut_next_response(keep, after_client_chunks=2)
+			self.proxy.cut_next_response(keep, after_client_chunks=0 if self.notify else 1)
 			self.deliver_all(f'cut {keep}')
 			h.wait_until(lambda: self.proxy.accepted > accepted, 30, 0.05, 'mailbell to reconnect')
 			self.ledger.wait_reported(mb, 30)
