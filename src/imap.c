@@ -1240,6 +1240,8 @@ static bool in_batch(struct mb_imap_session *s, const struct mb_imap_value *att)
  * taken (STEP_TAKE) or fetched anyway. Returns 1 when kept, 0 when it is
  * no such message (a flag change: FLAGS, maybe UID, nothing else), -1 when
  * it was malformed and the session closed. */
+static void kick(struct mb_imap_session *s);
+
 static int take_push(struct mb_imap_session *s, const struct mb_imap_value *att,
 	const struct mb_imap_response *r)
 {
@@ -1265,6 +1267,7 @@ static int take_push(struct mb_imap_session *s, const struct mb_imap_value *att,
 			p->seq = r->number;
 			mb_imap_fetch_merge(p->f, &f);
 			mb_imap_fetch_clear(&f);
+			kick(s);
 			return 1;
 		}
 	}
@@ -1278,6 +1281,7 @@ static int take_push(struct mb_imap_session *s, const struct mb_imap_value *att,
 	p->f = mb_imap_fetch_copy(&f);
 	mb_imap_fetch_clear(&f);
 	g_ptr_array_add(s->pushed, p);
+	kick(s); /* the scheduler may have been waiting for it */
 	return 1;
 }
 
