@@ -1245,8 +1245,10 @@ static void kick(struct mb_imap_session *s);
 static int take_push(struct mb_imap_session *s, const struct mb_imap_value *att,
 	const struct mb_imap_response *r)
 {
+	/* RFC822.SIZE: only asked for in MessageNew's attributes; a flag
+	 * change sends FLAGS (and UID) */
 	if (!s->notify_fetch || !s->cur || !r->has_number || s->task_uid || s->task_store
-	    || r->number <= s->known || !mb_imap_fetch_item(att, "RFC822.SIZE"))
+	    || !mb_imap_fetch_item(att, "RFC822.SIZE"))
 		return 0;
 	struct mb_imap_fetch f = { 0 };
 	const char *err = NULL;
@@ -1256,9 +1258,11 @@ static int take_push(struct mb_imap_session *s, const struct mb_imap_value *att,
 		close_session(s, MB_IMAP_CLOSE_ERROR, "malformed FETCH response: %s", err);
 		return -1;
 	}
-	if (f.uid <= s->cur->last_uid) {
+	if (f.uid <= s->cur->last_uid || r->number <= s->known) {
+		/* the event of a message a UID FETCH already brought (it
+		 * came while that ran): nothing new, no flag change either */
 		mb_imap_fetch_clear(&f);
-		return 0;
+		return 1;
 	}
 	for (guint i = 0; i < s->pushed->len; i++) {
 		struct pushed *p = s->pushed->pdata[i];
