@@ -1258,11 +1258,19 @@ static int take_push(struct mb_imap_session *s, const struct mb_imap_value *att,
 		close_session(s, MB_IMAP_CLOSE_ERROR, "malformed FETCH response: %s", err);
 		return -1;
 	}
-	if (f.uid <= s->cur->last_uid || r->number <= s->known) {
+	if (f.uid <= s->cur->last_uid) {
 		/* the event of a message a UID FETCH already brought (it
 		 * came while that ran): nothing new, no flag change either */
 		mb_imap_fetch_clear(&f);
 		return 1;
+	}
+	if (r->number <= s->known) {
+		/* a new UID where every message was thought known: trust the
+		 * server, count from before it and fetch what is missing */
+		g_debug("%s: %s: pushed uid %u at %u, not above %u", s->name, s->cur->name, f.uid,
+			r->number, s->known);
+		s->known = r->number - 1;
+		s->need_fetch = true;
 	}
 	for (guint i = 0; i < s->pushed->len; i++) {
 		struct pushed *p = s->pushed->pdata[i];
