@@ -20,7 +20,8 @@ mailbox not selected, EXAMINE too) and its own time. (Dovecot times NOTIFY
 events per connection: there the floor and mailbell may hear of one message a
 few hundred ms apart either way; the typical difference is the figure.)
 
-Usage: tests/bench/latency.py [--count N] [--dovecot] [--rtt MS]   (MAILBELL=path/to/mailbell)
+Usage: tests/bench/latency.py [--count N] [--notify] [--dovecot] [--rtt MS]   (MAILBELL=path/to/mailbell)
+--notify: the scripted server offers NOTIFY and pushes each message with its attributes.
 Prints figures; asserts nothing about speed.
 """
 import argparse
@@ -45,8 +46,14 @@ from faultproxy import FaultProxy  # noqa: E402
 
 
 class FakeServer(threading.Thread):
-    def __init__(self):
+    """notify: offer NOTIFY (RFC 5465) and push each new message with the attributes the
+    client's NOTIFY SET asked for in MessageNew, in the same write as its EXISTS (as Dovecot
+    does)."""
+
+    def __init__(self, notify=False):
         super().__init__(daemon=True)
+        self.notify = notify
+        self.push_request = None  # "UID FETCH n:* (...)" built from NOTIFY SET's fetch-att
         self.sock = socket.socket()
         self.sock.bind(('127.0.0.1', 0))
         self.sock.listen(1)
@@ -68,7 +75,8 @@ class FakeServer(threading.Thread):
         self.conn = conn
         f = conn.makefile('rb')
         send = lambda s: conn.sendall(s.encode() + b'\r\n')
-        send('* OK [CAPABILITY IMAP4rev1 IDLE AUTH=PLAIN SASL-IR] ready')
+        caps = 'IMAP4rev1 IDLE' + (' NOTIFY' if self.notify else '')
+        send(f'* OK [CAPABILITY {caps} AUTH=PLAIN SASL-IR] ready')
         for raw in f:
             line = raw.decode().rstrip('\r\n')
             if line == 'DONE':
@@ -77,7 +85,11 @@ class FakeServer(threading.Thread):
             tag, _, cmd = line.partition(' ')
             verb = cmd.split(' ')[0].upper()
             if verb == 'AUTHENTICATE':
-                send(f'{tag} OK [CAPABILITY IMAP4rev1 IDLE] logged in')
+                send(f'{tag} OK [CAPABILITY {caps}] logged in')
+            elif verb == 'NOTIFY':
+                m = re.search(r'\(selected \(MessageNew (\(.*?\)) MessageExpunge', cmd)
+                self.push_request = f'x UID FETCH 1:* {m.group(1)}' if m else None
+                send(f'{tag} OK notify set')
             elif verb == 'EXAMINE':
                 send(f'* {self.exists} EXISTS')
                 send('* OK [UIDVALIDITY 1] ok')
@@ -88,14 +100,7 @@ class FakeServer(threading.Thread):
                 send('+ idling')
                 self.idling.set()
             elif verb == 'UID':
-                uid = self.exists
-                msg = fakeimap.Msg(uid, uid, '=?UTF-8?Q?bench_=C3=A9?=', from_='Alice <alice@example.org>',
-                                   to='Bob <bob@example.org>', date='Sun, 29 Nov 2026 10:00:00 +0100',
-                                   message_id=f'<m{uid}@example.org>')
-                errors = []
-                conn.sendall(msg.answer(line, errors) + b'\r\n')
-                if errors:
-                    print('latency.py: ' + '; '.join(errors), file=sys.stderr)
+                conn.sendall(self.answer(line) + b'\r\n')
                 send(f'{tag} OK fetched')
             elif verb == 'LOGOUT':
                 send('* BYE bye')
@@ -104,11 +109,25 @@ class FakeServer(threading.Thread):
             else:
                 send(f'{tag} OK')
 
+    def answer(self, request):
+        uid = self.exists
+        msg = fakeimap.Msg(uid, uid, '=?UTF-8?Q?bench_=C3=A9?=', from_='Alice <alice@example.org>',
+                           to='Bob <bob@example.org>', date='Sun, 29 Nov 2026 10:00:00 +0100',
+                           message_id=f'<m{uid}@example.org>')
+        errors = []
+        data = msg.answer(request, errors)
+        if errors:
+            print('latency.py: ' + '; '.join(errors), file=sys.stderr)
+        return data
+
     def new_mail(self):
         self.idling.clear()
         self.exists += 1
+        out = f'* {self.exists} EXISTS\r\n'.encode()
+        if self.push_request:
+            out += self.answer(self.push_request) + b'\r\n'
         self.sent_at[self.exists] = time.time()
-        self.conn.sendall(f'* {self.exists} EXISTS\r\n'.encode())
+        self.conn.sendall(out)
 
 
 class FloorClient:
@@ -250,9 +269,9 @@ def report_pairs(what, start, floor, total):
     report(f'{what}: mailbell - floor', [t - f for f, t in pairs])
 
 
-def bench_fake(count, rtt=None):
+def bench_fake(count, rtt=None, notify=False):
     d = tempfile.mkdtemp(prefix='mb-bench-')
-    srv = FakeServer()
+    srv = FakeServer(notify)
     srv.start()
     floor_srv = FakeServer()
     floor_srv.start()
@@ -277,7 +296,8 @@ def bench_fake(count, rtt=None):
             t = floor.wait_exists(floor_srv.exists)
             floors.append(t - floor_srv.sent_at[floor_srv.exists] if t else None)
         where = 'loopback' if rtt is None else f'rtt {rtt:g} ms'
-        report_pairs(f'scripted server, {where}', 'EXISTS sent', floors, delays)
+        how = 'NOTIFY, pushed with its attributes' if notify else 'IDLE only'
+        report_pairs(f'scripted server, {how}, {where}', 'EXISTS sent', floors, delays)
     finally:
         if floor:
             floor.close()
@@ -333,7 +353,7 @@ def bench_dovecot(count, rtt=None):
                     time.sleep(0.2)
             where = 'loopback' if rtt is None else f'rtt {rtt:g} ms'
             for k, box in enumerate(boxes):
-                how = ('by NOTIFY' if k else 'selected, IDLE') if notify else \
+                how = ('by NOTIFY' if k else 'selected, pushed with NOTIFY') if notify else \
                     'IDLE, a connection per mailbox'
                 report_pairs(f'Dovecot {"with" if notify else "without"} NOTIFY, {where}, {box} '
                              f'({how})', 'APPEND returned', *got[box])
@@ -352,10 +372,12 @@ if __name__ == '__main__':
     ap = argparse.ArgumentParser()
     ap.add_argument('--count', type=int, default=50)
     ap.add_argument('--dovecot', action='store_true')
+    ap.add_argument('--notify', action='store_true',
+                    help='scripted server: offer NOTIFY and push new messages with their attributes')
     ap.add_argument('--rtt', type=float, metavar='MS',
                     help='round trip time the proxy adds (MS/2 each way); default: no proxy')
     a = ap.parse_args()
     if a.dovecot:
         bench_dovecot(a.count, a.rtt)
     else:
-        bench_fake(a.count, a.rtt)
+        bench_fake(a.count, a.rtt, a.notify)
