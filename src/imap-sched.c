@@ -40,15 +40,25 @@ void mb_imap_next_step(const struct mb_imap_sched_in *in, struct mb_imap_sched_o
 
 	/* New mail where we are: the reason the session exists. */
 	if (in->need_fetch && in->selected >= 0) {
-		if (in->pushed_complete) {
-			decide(out, MB_IMAP_STEP_TAKE, "pushed %u new",
-				in->exists > in->known ? in->exists - in->known : 0);
+		uint32_t fresh = in->exists > in->known ? in->exists - in->known : 0;
+		if (in->pushed_ready > 0 && in->pushed_ready >= fresh) {
+			decide(out, MB_IMAP_STEP_TAKE, "pushed %u new", in->pushed_ready);
+			return;
+		}
+		if (in->pushed_ready > 0) {
+			/* a burst pushed over several reads: act on what came,
+			 * the rest follows */
+			decide(out, MB_IMAP_STEP_TAKE, "pushed %u of %u new", in->pushed_ready, fresh);
 			return;
 		}
 		if (in->resting && in->pushed_pending) {
 			/* the rest of a pushed FETCH is on its way: leaving IDLE
 			 * now would cost the round trip it saves */
 			decide(out, MB_IMAP_STEP_STAY, "pushed FETCH still arriving");
+			return;
+		}
+		if (in->resting && in->push_recent) {
+			decide(out, MB_IMAP_STEP_STAY, "rest of the push expected");
 			return;
 		}
 		if (in->exists > in->known)

@@ -19,7 +19,7 @@ enum mb_imap_step {
 	MB_IMAP_STEP_STAY,    /* resting (IDLE or waiting to poll), nothing to do */
 	MB_IMAP_STEP_TAKE,    /* act on the new messages the server pushed with
 	                       * NOTIFY's MessageNew fetch attributes (RFC 5465
-	                       * 5.2): no command at all */
+	                       * 5.2), the pushed_ready of them: no command */
 	MB_IMAP_STEP_FETCH,   /* UID FETCH last_uid+1:* in the selected mailbox */
 	MB_IMAP_STEP_EXAMINE, /* EXAMINE mailbox [out.mailbox] */
 	MB_IMAP_STEP_NOTIFY,  /* NOTIFY SET */
@@ -42,11 +42,14 @@ struct mb_imap_sched_in {
 	bool need_fetch;       /* EXISTS grew past what was fetched */
 	uint32_t exists;       /* messages in the selected mailbox (EXISTS) */
 	uint32_t known;        /* ... of them already fetched */
-	bool pushed_complete;  /* the server pushed every new message of the
-	                        * selected mailbox (known+1..exists) with all the
-	                        * attributes a UID FETCH would ask for */
+	uint32_t pushed_ready; /* new messages of the selected mailbox the server
+	                        * pushed, with all the attributes a UID FETCH
+	                        * would ask for, in a row from known+1 */
 	bool pushed_pending;   /* a pushed response is still arriving (the
 	                        * parser holds part of it) */
+	bool push_recent;      /* a message was pushed a moment ago
+	                        * (MB_IMAP_PUSH_GRACE_MS): more of a burst may
+	                        * be on its way in the next reads */
 	bool notify_wanted;    /* the server has NOTIFY and the session uses it */
 	bool notify_set;       /* NOTIFY SET succeeded this session */
 	bool status_due;       /* time to STATUS the other mailboxes */
@@ -57,6 +60,12 @@ struct mb_imap_sched_in {
 	bool idle_pushed;      /* an EXISTS came during IDLE this session */
 	unsigned late_renewals; /* renewals after which mail showed only after DONE */
 };
+
+/* How long after the last pushed message the rest of a burst is waited
+ * for before the UID FETCH fetches it, milliseconds. A burst that fills
+ * many reads keeps the window open; a server that pushes nothing never
+ * opens it. */
+#define MB_IMAP_PUSH_GRACE_MS 50
 
 /* Renewals that brought mail only after DONE, with none ever pushed during
  * IDLE, before a session calls the server's IDLE silent and polls. */

@@ -150,6 +150,8 @@ struct mb_imap_session {
 	bool notify_header, notify_preview; /* what that fetch-att held */
 	GPtrArray *pushed;       /* struct pushed *, by arrival */
 	guint kick;              /* idle source: decide once the input is read */
+	gint64 last_push;        /* monotonic µs of the last pushed message */
+	guint grace;             /* timeout: the rest of a push did not come */
 	char why[96];            /* the scheduler's reason, for the next state
 	                          * change's trace line */
 	enum state why_from;     /* the state the decision was made in */

@@ -174,6 +174,7 @@ static void teardown(struct mb_imap_session *s)
 	clear_source(&s->deadline);
 	clear_source(&s->timer);
 	clear_source(&s->kick);
+	clear_source(&s->grace);
 	mb_net_destroy(s->net);
 	s->net = NULL;
 	mb_imap_parser_destroy(s->parser);
@@ -840,14 +841,15 @@ static void leave_rest(struct mb_imap_session *s)
 	s->state = S_IDLE_DONE; /* traced with the command's state, see set_state() */
 }
 
-/* Every message from known+1 to exists came pushed, with all that a UID
- * FETCH would have asked for. */
-static bool pushed_complete(const struct mb_imap_session *s)
+/* How many of the messages known+1..exists came pushed, in a row from
+ * known+1, each with all that a UID FETCH would have asked for. */
+static uint32_t pushed_ready(const struct mb_imap_session *s)
 {
 	if (!s->notify_fetch || !s->notify_set || s->exists <= s->known || !s->cur
 	    || s->notify_header != s->want_header || s->notify_preview != s->want_preview)
-		return false;
-	for (uint32_t seq = s->known + 1; seq <= s->exists; seq++) {
+		return 0;
+	uint32_t n = 0;
+	for (uint32_t seq = s->known + 1; seq <= s->exists; seq++, n++) {
 		const struct mb_imap_fetch *f = NULL;
 		for (guint i = 0; i < s->pushed->len && !f; i++) {
 			const struct pushed *p = s->pushed->pdata[i];
@@ -857,26 +859,26 @@ static bool pushed_complete(const struct mb_imap_session *s)
 		if (!f || f->uid <= s->cur->last_uid || !f->header_fields || !f->has_flags
 		    || (s->want_header && !f->header)
 		    || (s->want_preview && !f->preview && !f->text))
-			return false;
+			break;
 	}
-	return true;
+	return n;
 }
 
 static bool send_body_fetches(struct mb_imap_session *s);
 static void finish_fetch(struct mb_imap_session *s);
 static void track(struct mb_imap_session *s, uint32_t seq, uint32_t uid);
 
-/* STEP_TAKE: the pushed messages known+1..exists become the batch, as if a
- * UID FETCH had returned them; bodies the plan asks for are fetched as
+/* STEP_TAKE: the pushed messages known+1..known+n become the batch, as if
+ * a UID FETCH had returned them; bodies the plan asks for are fetched as
  * usual (leaving IDLE for that). */
-static void take_pushed(struct mb_imap_session *s)
+static void take_pushed(struct mb_imap_session *s, uint32_t n)
 {
-	s->need_fetch = false;
+	uint32_t last = s->known + n;
 	s->left_idle = false;
 	g_ptr_array_set_size(s->fetched, 0);
 	for (guint i = 0; i < s->pushed->len;) {
 		struct pushed *p = s->pushed->pdata[i];
-		if (p->seq > s->known && p->seq <= s->exists) {
+		if (p->seq > s->known && p->seq <= last) {
 			track(s, p->seq, p->f->uid);
 			g_ptr_array_add(s->fetched, g_steal_pointer(&p->f));
 			g_ptr_array_remove_index(s->pushed, i);
@@ -884,7 +886,8 @@ static void take_pushed(struct mb_imap_session *s)
 			i++;
 		}
 	}
-	s->known = s->exists;
+	s->known = last;
+	s->need_fetch = s->exists > s->known; /* the rest of a burst */
 	g_ptr_array_sort(s->fetched, compare_uid);
 	if (!send_body_fetches(s))
 		finish_fetch(s);
@@ -919,12 +922,15 @@ static void start_polling(struct mb_imap_session *s, bool switched)
 	}
 }
 
+static gboolean on_grace(gpointer user_data);
+
 /* The scheduler: asks mb_imap_next_step() what to do (see imap-sched.h),
  * traces the decision and does it. Called whenever a command completes,
  * and when something arrives while resting. */
 static void go_idle(struct mb_imap_session *s)
 {
-	if (s->idle_refused && g_get_monotonic_time() >= s->idle_retry_at)
+	gint64 now = g_get_monotonic_time();
+	if (s->idle_refused && now >= s->idle_retry_at)
 		s->idle_refused = false;
 	guint n = s->mboxes->len;
 	bool *dirty = g_newa(bool, n ? n : 1);
@@ -947,8 +953,10 @@ static void go_idle(struct mb_imap_session *s)
 		.need_fetch = s->need_fetch && s->cur,
 		.exists = s->exists,
 		.known = s->known,
-		.pushed_complete = s->need_fetch && pushed_complete(s),
+		.pushed_ready = s->need_fetch ? pushed_ready(s) : 0,
 		.pushed_pending = s->notify_fetch && s->parser && mb_imap_parser_pending(s->parser) > 0,
+		.push_recent = s->last_push
+			&& now - s->last_push < MB_IMAP_PUSH_GRACE_MS * (gint64)1000,
 		.notify_wanted = s->use_notify && (s->notify_others || !s->notify_fetch_refused),
 		.notify_set = s->notify_set,
 		.status_due = s->status_due,
@@ -972,9 +980,14 @@ static void go_idle(struct mb_imap_session *s)
 	}
 	switch (out.step) {
 	case MB_IMAP_STEP_STAY:
+		if (in.need_fetch && in.push_recent && !s->grace) {
+			/* look again when the grace is over */
+			gint64 left = MB_IMAP_PUSH_GRACE_MS * (gint64)1000 - (now - s->last_push);
+			s->grace = g_timeout_add((guint)(left / 1000) + 1, on_grace, s);
+		}
 		return;
 	case MB_IMAP_STEP_TAKE:
-		take_pushed(s);
+		take_pushed(s, in.pushed_ready);
 		return;
 	case MB_IMAP_STEP_FETCH:
 		leave_rest(s);
@@ -1019,6 +1032,15 @@ static gboolean on_kick(gpointer user_data)
 {
 	struct mb_imap_session *s = user_data;
 	s->kick = 0;
+	if (resting(s) && !s->destroyed)
+		go_idle(s);
+	return G_SOURCE_REMOVE;
+}
+
+static gboolean on_grace(gpointer user_data)
+{
+	struct mb_imap_session *s = user_data;
+	s->grace = 0;
 	if (resting(s) && !s->destroyed)
 		go_idle(s);
 	return G_SOURCE_REMOVE;
@@ -1293,6 +1315,7 @@ static int take_push(struct mb_imap_session *s, const struct mb_imap_value *att,
 	p->f = mb_imap_fetch_copy(&f);
 	mb_imap_fetch_clear(&f);
 	g_ptr_array_add(s->pushed, p);
+	s->last_push = g_get_monotonic_time();
 	kick(s); /* the scheduler may have been waiting for it */
 	return 1;
 }

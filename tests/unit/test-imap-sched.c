@@ -19,7 +19,8 @@ struct row {
 	unsigned dirty;          /* bit i: mailbox i */
 	bool need_fetch;
 	uint32_t exists, known;
-	bool pushed_complete, pushed_pending;
+	uint32_t pushed_ready;
+	bool pushed_pending, push_recent;
 	bool notify_wanted, notify_set, status_due, renew;
 	bool no_idle, idle_refused, idle_silent, idle_pushed;
 	unsigned late;
@@ -63,8 +64,19 @@ static const struct row rows[] = {
 	  .need_fetch = true, .exists = 12, .known = 11,
 	  .step = MB_IMAP_STEP_FETCH, .reason = "exists 12 > 11" },
 	{ "EXISTS with every new message pushed: taken, no command", IDLE_NOW,
-	  .need_fetch = true, .exists = 14, .known = 11, .pushed_complete = true,
+	  .need_fetch = true, .exists = 14, .known = 11, .pushed_ready = 3,
 	  .step = MB_IMAP_STEP_TAKE, .reason = "pushed 3 new" },
+	{ "a burst over several reads: take what came", IDLE_NOW, .need_fetch = true,
+	  .exists = 20, .known = 0, .pushed_ready = 6,
+	  .step = MB_IMAP_STEP_TAKE, .reason = "pushed 6 of 20 new" },
+	{ "then wait for the rest while pushes keep coming", IDLE_NOW, .need_fetch = true,
+	  .exists = 20, .known = 6, .push_recent = true,
+	  .step = MB_IMAP_STEP_STAY, .reason = "rest of the push expected" },
+	{ "the grace over and the rest not pushed: UID FETCH it", IDLE_NOW, .need_fetch = true,
+	  .exists = 20, .known = 6, .step = MB_IMAP_STEP_FETCH, .reason = "exists 20 > 6" },
+	{ "a recent push is no reason to wait after a command", .need_fetch = true,
+	  .exists = 20, .known = 6, .push_recent = true,
+	  .step = MB_IMAP_STEP_FETCH, .reason = "exists 20 > 6" },
 	{ "the pushed FETCH still arriving: wait in IDLE", IDLE_NOW,
 	  .need_fetch = true, .exists = 12, .known = 11, .pushed_pending = true,
 	  .step = MB_IMAP_STEP_STAY, .reason = "pushed FETCH still arriving" },
@@ -72,7 +84,7 @@ static const struct row rows[] = {
 	  .exists = 12, .known = 11, .pushed_pending = true,
 	  .step = MB_IMAP_STEP_FETCH, .reason = "exists 12 > 11" },
 	{ "pushed and complete after a command (NOOP): taken", .need_fetch = true,
-	  .exists = 12, .known = 11, .pushed_complete = true,
+	  .exists = 12, .known = 11, .pushed_ready = 1,
 	  .step = MB_IMAP_STEP_TAKE, .reason = "pushed 1 new" },
 	{ "EXISTS that did not grow: fetch anyway (R11 keeps it harmless)", IDLE_NOW,
 	  .need_fetch = true, .exists = 11, .known = 11,
@@ -142,8 +154,9 @@ static void input_of(const struct row *r, struct mb_imap_sched_in *in, bool *dir
 		.need_fetch = r->need_fetch,
 		.exists = r->exists,
 		.known = r->known,
-		.pushed_complete = r->pushed_complete,
+		.pushed_ready = r->pushed_ready,
 		.pushed_pending = r->pushed_pending,
+		.push_recent = r->push_recent,
 		.notify_wanted = r->notify_wanted,
 		.notify_set = r->notify_set,
 		.status_due = r->status_due,
@@ -204,7 +217,7 @@ END_TEST
 START_TEST(test_exhaustive_invariants)
 {
 	bool dirty[2] = { false, false };
-	for (unsigned bits = 0; bits < (1u << 12); bits++) {
+	for (unsigned bits = 0; bits < (1u << 13); bits++) {
 		struct mb_imap_sched_in in = {
 			.resting = bits & 1,
 			.idling = (bits & 1) && (bits & 2),
@@ -215,8 +228,9 @@ START_TEST(test_exhaustive_invariants)
 			.need_fetch = bits & 4,
 			.exists = 7,
 			.known = 6,
-			.pushed_complete = bits & 8,
+			.pushed_ready = bits & 8 ? 1 : 0,
 			.pushed_pending = bits & 16,
+			.push_recent = bits & 4096,
 			.notify_wanted = bits & 32,
 			.notify_set = bits & 64,
 			.status_due = bits & 128,
@@ -230,7 +244,8 @@ START_TEST(test_exhaustive_invariants)
 		ck_assert_msg(out.reason[0] != '\0', "bits %#x: no reason", bits);
 		if (in.need_fetch)
 			ck_assert_msg(out.step == MB_IMAP_STEP_FETCH || out.step == MB_IMAP_STEP_TAKE
-				|| (out.step == MB_IMAP_STEP_STAY && in.resting && in.pushed_pending),
+				|| (out.step == MB_IMAP_STEP_STAY && in.resting
+					&& (in.pushed_pending || in.push_recent)),
 				"bits %#x: new mail left: %s", bits, mb_imap_step_name(out.step));
 		if (out.step == MB_IMAP_STEP_IDLE)
 			ck_assert_msg(in.has_idle && !in.idle_refused && !in.idle_silent && !in.resting,
