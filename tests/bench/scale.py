@@ -24,6 +24,12 @@ instances and falls back to polling every 30 s (cases/servers.md, S4): run as
 root, the bench raises fs.inotify.max_user_instances (and max_user_watches)
 for its run and puts them back afterwards.
 
+Dovecot's mail lives in /dev/shm (unless --server-on-disk): creating a
+thousand users' Maildirs and indexes is the server's cost, and on some
+file systems (ext4 without a journal, after many recent deletions) it is
+slow enough to make both share a busy machine. mailbell's state directory
+stays on disk, where a user's would be.
+
 MAILBELL_KEEP_TMP=1 keeps the temporary directory (mailbell's and Dovecot's logs).
 
 Usage: tests/bench/scale.py [--accounts N] [--messages M] [--seed S] [--wrap CMD]
@@ -90,12 +96,20 @@ def sysctl_restore(changed):
             pass
 
 
+IMAP_CLIENTS = 50  # sessions per Dovecot imap process
+
+
 def dovecot_conf(n, extra_clients):
     """Limits for n idle sessions plus the bench's own APPEND connections."""
     total = n + extra_clients + 50
     settings = [
-        # one process per session (Dovecot's default, client_limit 1): raise their number
-        ('service imap', 'process_limit', total),
+        # Dovecot's default is one imap process per session: forking and setting up a
+        # thousand of them costs several CPU seconds on a 2-CPU machine, which mailbell
+        # then has to share. A few dozen sessions per process instead (all users have
+        # one Unix uid here, so a process may serve several).
+        ('service imap', 'service_count', 0),
+        ('service imap', 'client_limit', IMAP_CLIENTS),
+        ('service imap', 'process_limit', total // IMAP_CLIENTS + 10),
         # login processes in high-performance mode: a few processes proxy every TLS
         # connection, instead of one process per connection (capped at 100 by default)
         ('service imap-login', 'service_count', 0),
@@ -178,6 +192,13 @@ def schedstat_ns(pid):
     return total
 
 
+def machine_busy():
+    """Non-idle CPU seconds of the whole machine (all CPUs) so far, from /proc/stat."""
+    with open('/proc/stat') as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    return (sum(v[:8]) - v[3] - v[4]) / TICK  # minus idle and iowait
+
+
 def memory_kib(pid):
     out = {}
     with open(f'/proc/{pid}/status') as f:
@@ -254,6 +275,8 @@ def main():
     ap.add_argument('--seed', type=int, default=11)
     ap.add_argument('--timeout', type=float, default=120,
                     help='seconds to wait for all accounts to idle (default 120)')
+    ap.add_argument('--server-on-disk', action='store_true',
+                    help='keep Dovecot\'s mail on disk with the rest, not in /dev/shm')
     ap.add_argument('--wrap', default='', help='a command to run mailbell under, e.g. '
                     '"perf record -g -o FILE --"')
     a = ap.parse_args()
@@ -269,7 +292,7 @@ def main():
     d = tempfile.mkdtemp(prefix='mb-scale-')
     os.chmod(d, 0o755)
     changed = []
-    dv = mb = proc = None
+    dv = mb = proc = shm = None
     clients = {}
     try:
         print(f'mailbell: {os.environ["MAILBELL"]}')
@@ -286,13 +309,19 @@ def main():
             print(f'  dovecot {section + " " if section else ""}{key} = {value}')
         certs = h.make_ca(os.path.join(d, 'certs'))
         users = {user_name(i): f'pw-{i}' for i in range(n)}
-        dv = h.Dovecot(certs, parent_dir=d, users=users, extra_conf=conf)
+        dv_parent = d
+        if not a.server_on_disk and os.path.isdir('/dev/shm') and os.access('/dev/shm', os.W_OK):
+            dv_parent = shm = tempfile.mkdtemp(prefix='mb-scale-dovecot-', dir='/dev/shm')
+            os.chmod(shm, 0o755)
+        print(f'  Dovecot\'s mail and indexes under {dv_parent}; mailbell\'s state under {d}')
+        dv = h.Dovecot(certs, parent_dir=dv_parent, users=users, extra_conf=conf)
         dv.start(timeout=30)
         out = os.path.join(d, 'hooks.txt')
         accounts = {u: h.Mailbell.account(dv, u) for u in users}
         mb = h.Mailbell(accounts, hook=False, parent_dir=d, general={'hook': write_hook(d, out)})
         errf = open(os.path.join(mb.dir, 'stderr.log'), 'wb')
         follower = IdleFollower(os.path.join(mb.dir, 'stderr.log'))
+        busy0 = machine_busy()
         t0 = time.time()
         proc = subprocess.Popen(shlex.split(a.wrap) + mb.argv(), stdout=errf, stderr=subprocess.STDOUT,
                                 env=mb.env, cwd=mb.dir, stdin=subprocess.DEVNULL)
@@ -306,7 +335,7 @@ def main():
         if pid is None or proc.poll() is not None:
             print('mailbell exited early; its log:\n' + mb.log()[-4000:])
             return 1
-        ticks, ns, t_all = cpu_ticks(pid), schedstat_ns(pid), time.time()
+        ticks, ns, t_all, busy = cpu_ticks(pid), schedstat_ns(pid), time.time(), machine_busy() - busy0
         if len(follower.idle) < n:
             print(f'only {len(follower.idle)} of {n} accounts idle after {a.timeout:.0f} s')
         last = max(follower.idle.values(), default=t0)
@@ -315,7 +344,9 @@ def main():
         print(f'all {len(follower.idle)} accounts idle {last - t0:.2f} s after start '
               f'(half of them after {half:.2f} s)')
         print(f'mailbell CPU to get there: {ticks / TICK:.2f} s (utime+stime), '
-              f'{ns / 1e9:.3f} s on-CPU (threads alive), {ns / 1e6 / max(1, n):.2f} ms per account')
+              f'{ns / 1e9:.3f} s on-CPU (threads alive), {ns / 1e6 / max(1, n):.2f} ms per account; the whole machine '
+              f'{busy:.1f} s of its {os.cpu_count()} CPUs\' {(t_all - t0) * (os.cpu_count() or 1):.1f} s '
+              '(Dovecot and the bench too)')
         time.sleep(1)
         mem = memory_kib(pid)
         print(f'idle: VmRSS {mem["VmRSS"] / 1024:.1f} MiB, VmHWM {mem["VmHWM"] / 1024:.1f} MiB, '
@@ -380,6 +411,8 @@ def main():
         if dv is not None:
             dv.stop()
         sysctl_restore(changed)
+        if shm:
+            shutil.rmtree(shm, ignore_errors=True)
         if os.environ.get('MAILBELL_KEEP_TMP'):
             print(f'keeping {d}')
         else:
