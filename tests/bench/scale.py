@@ -28,7 +28,9 @@ Dovecot's mail lives in /dev/shm (unless --server-on-disk): creating a
 thousand users' Maildirs and indexes is the server's cost, and on some
 file systems (ext4 without a journal, after many recent deletions) it is
 slow enough to make both share a busy machine. mailbell's state directory
-stays on disk, where a user's would be.
+stays on disk, where a user's would be (--state-parent picks the file
+system: on ext4 without a journal, creating files shortly after many were
+deleted, as the previous run did, is slow, and the figures vary with it).
 
 MAILBELL_KEEP_TMP=1 keeps the temporary directory (mailbell's and Dovecot's logs).
 
@@ -154,6 +156,19 @@ def read_hooks(path):
         return []
 
 
+def fs_type(path):
+    """The file system path is on, from /proc/self/mounts (longest matching mount point)."""
+    best, kind = '', '?'
+    real = os.path.realpath(path)
+    with open('/proc/self/mounts') as f:
+        for line in f:
+            dev, mnt, typ, opts = line.split()[:4]
+            mnt = mnt.replace('\\040', ' ')
+            if (real == mnt or real.startswith(mnt.rstrip('/') + '/')) and len(mnt) >= len(best):
+                best, kind = mnt, f'{typ} ({dev} on {mnt}, {opts})'
+    return kind
+
+
 def find_mailbell(pid, binary):
     """pid itself, or (under --wrap) the descendant of pid running binary."""
     want = os.path.realpath(binary)
@@ -277,6 +292,8 @@ def main():
                     help='seconds to wait for all accounts to idle (default 120)')
     ap.add_argument('--server-on-disk', action='store_true',
                     help='keep Dovecot\'s mail on disk with the rest, not in /dev/shm')
+    ap.add_argument('--state-parent', help='make mailbell\'s directory (its state) under this '
+                    'directory rather than the temporary one, e.g. on another file system')
     ap.add_argument('--wrap', default='', help='a command to run mailbell under, e.g. '
                     '"perf record -g -o FILE --"')
     a = ap.parse_args()
@@ -313,12 +330,14 @@ def main():
         if not a.server_on_disk and os.path.isdir('/dev/shm') and os.access('/dev/shm', os.W_OK):
             dv_parent = shm = tempfile.mkdtemp(prefix='mb-scale-dovecot-', dir='/dev/shm')
             os.chmod(shm, 0o755)
-        print(f'  Dovecot\'s mail and indexes under {dv_parent}; mailbell\'s state under {d}')
+        print(f'  Dovecot\'s mail and indexes under {dv_parent}')
         dv = h.Dovecot(certs, parent_dir=dv_parent, users=users, extra_conf=conf)
         dv.start(timeout=30)
         out = os.path.join(d, 'hooks.txt')
         accounts = {u: h.Mailbell.account(dv, u) for u in users}
-        mb = h.Mailbell(accounts, hook=False, parent_dir=d, general={'hook': write_hook(d, out)})
+        mb = h.Mailbell(accounts, hook=False, parent_dir=a.state_parent or d,
+                        general={'hook': write_hook(d, out)})
+        print(f'  mailbell\'s state directory {mb.state_dir} on {fs_type(mb.state_dir)}')
         errf = open(os.path.join(mb.dir, 'stderr.log'), 'wb')
         follower = IdleFollower(os.path.join(mb.dir, 'stderr.log'))
         busy0 = machine_busy()
