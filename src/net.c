@@ -143,7 +143,6 @@ static char *ssl_error_text(void)
 	return g_strdup(buf);
 }
 
-
 static void deliver(struct mb_net *net, const char *buf, size_t len)
 {
 	net->cb.input(net, buf, len, net->data);
