@@ -566,6 +566,15 @@ static void on_plan(struct mb_imap_session *session, const struct mb_imap_mailbo
 	}
 }
 
+static void save_baseline(struct mb_account *a, struct mstate *ms)
+{
+	GError *error = NULL;
+	if (!mb_state_set_baseline(a->state, a->ac->name, ms->name, &ms->st, &error)) {
+		g_warning("%s: %s: cannot save state: %s", a->ac->name, ms->name, error->message);
+		g_error_free(error);
+	}
+}
+
 static void on_messages(struct mb_imap_session *session, const struct mb_imap_mailbox *progress,
 	GPtrArray *fetches, bool catchup, bool rebaselined, void *data)
 {
@@ -617,7 +626,12 @@ static void on_messages(struct mb_imap_session *session, const struct mb_imap_ma
 	bool changed = before.uidvalidity != ms->st.uidvalidity || before.last_uid != ms->st.last_uid
 		|| before.hook_uid != ms->st.hook_uid || before.notified_uid != ms->st.notified_uid
 		|| before.highestmodseq != ms->st.highestmodseq;
-	if (changed)
+	/* A first baseline (nothing stored, nothing reported) is flushed in
+	 * one batch with the others: mb_state_set_baseline() says why no mail
+	 * can be lost or repeated by that. */
+	if (changed && before.uidvalidity == 0 && msgs->len == 0)
+		save_baseline(w->acct, ms);
+	else if (changed)
 		save_state(w->acct, ms, true);
 	g_ptr_array_unref(msgs);
 }

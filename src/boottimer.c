@@ -8,9 +8,16 @@
 #include <unistd.h>
 #include <sys/timerfd.h>
 
+#include "epoll-source.h"
+
+/* The timerfd sits in the shared epoll set (epoll-source.h), not in GLib's
+ * own poll: every idle account has a keepalive deadline, and GLib would
+ * poll them all at each iteration. When it expires the source is made ready
+ * (ready time 0) and GLib dispatches it; the source itself has no fd. */
 struct boottimer {
 	GSource source;
 	int fd;
+	struct mb_epoll_watch *watch;   /* NULL: expired, or the fd is in GLib's poll */
 };
 
 struct once {
@@ -25,12 +32,28 @@ gint64 mb_boottimer_now(void)
 	return (gint64)ts.tv_sec * G_USEC_PER_SEC + ts.tv_nsec / 1000;
 }
 
+static bool expired(struct boottimer *t)
+{
+	uint64_t expirations;
+	/* nothing to read: not expired after all, so keep waiting */
+	return read(t->fd, &expirations, sizeof expirations) == sizeof expirations;
+}
+
+static void on_expiry(int fd, GIOCondition cond, void *data)
+{
+	struct boottimer *t = data;
+	if (!expired(t))
+		return;
+	mb_epoll_watch_remove(t->watch);
+	t->watch = NULL;
+	g_source_set_ready_time(&t->source, 0);
+}
+
 static gboolean dispatch(GSource *source, GSourceFunc func, gpointer data)
 {
 	struct boottimer *t = (struct boottimer *)source;
-	uint64_t expirations;
-	/* nothing to read: not expired after all, so keep waiting */
-	if (read(t->fd, &expirations, sizeof expirations) != sizeof expirations)
+	/* in GLib's poll (no epoll set): the fd polled readable */
+	if (t->watch == NULL && g_source_get_ready_time(source) != 0 && !expired(t))
 		return G_SOURCE_CONTINUE;
 	if (func)
 		func(data);
@@ -40,6 +63,7 @@ static gboolean dispatch(GSource *source, GSourceFunc func, gpointer data)
 static void finalize(GSource *source)
 {
 	struct boottimer *t = (struct boottimer *)source;
+	mb_epoll_watch_remove(t->watch);
 	if (t->fd >= 0)
 		close(t->fd);
 }
@@ -83,7 +107,13 @@ guint mb_boottimer_add_at(gint64 at, GSourceFunc func, gpointer data)
 	GSource *source = g_source_new(&funcs, sizeof(struct boottimer));
 	struct boottimer *t = (struct boottimer *)source;
 	t->fd = fd;
-	g_source_add_unix_fd(source, fd, G_IO_IN);
+	GError *error = NULL;
+	t->watch = mb_epoll_watch_add(fd, G_IO_IN, on_expiry, t, &error);
+	if (!t->watch) {
+		g_debug("boottimer: %s; polling the timerfd on its own", error->message);
+		g_error_free(error);
+		g_source_add_unix_fd(source, fd, G_IO_IN);
+	}
 	g_source_set_callback(source, func, data, NULL);
 	g_source_set_name(source, "mb-boottimer");
 	guint id = g_source_attach(source, NULL);

@@ -15,6 +15,8 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "epoll-source.h"
+
 #if OPENSSL_VERSION_NUMBER < 0x30000000L
 #define SSL_get1_peer_certificate SSL_get_peer_certificate
 #endif
@@ -52,8 +54,9 @@ struct mb_net {
 	bool tls_ok;
 	bool io_wants_write;    /* a read, write or handshake needs POLLOUT */
 	GByteArray *out;
-	guint read_watch;
-	guint write_watch;
+	/* in the shared epoll set rather than a GSource of its own: GLib would
+	 * poll every connection's socket at each iteration (epoll-source.h) */
+	struct mb_epoll_watch *watch;  /* G_IO_IN, plus G_IO_OUT while needed */
 	guint deadline;
 };
 
@@ -88,8 +91,9 @@ static void remove_source(guint *id)
 
 static void close_all(struct mb_net *net)
 {
-	remove_source(&net->read_watch);
-	remove_source(&net->write_watch);
+	/* out of the epoll set before the socket is closed */
+	mb_epoll_watch_remove(net->watch);
+	net->watch = NULL;
 	remove_source(&net->deadline);
 	if (net->cancel) {
 		g_cancellable_cancel(net->cancel);
@@ -138,10 +142,6 @@ static char *ssl_error_text(void)
 	ERR_clear_error();
 	return g_strdup(buf);
 }
-
-static void update_write_watch(struct mb_net *net);
-
-static gboolean on_io(int fd, GIOCondition cond, gpointer user_data);
 
 static void deliver(struct mb_net *net, const char *buf, size_t len)
 {
@@ -435,18 +435,28 @@ static void begin_handshake(struct mb_net *net)
 	do_handshake(net);
 }
 
-static void update_write_watch(struct mb_net *net)
+/* The kernel refuses a change only when out of memory. Failing the
+ * connection here would call failed() from inside mb_net_write() or
+ * mb_net_start_tls(), which promise no callback: the session's command
+ * deadline ends a connection that hangs for want of the change. */
+static void set_watch(struct mb_net *net, GIOCondition events)
 {
-	if (net->state == NET_FAILED || net->doomed || net->fd < 0)
-		return;
-	bool need = net->io_wants_write || (net->state == NET_OPEN && net->out->len > 0);
-	if (need && !net->write_watch)
-		net->write_watch = g_unix_fd_add(net->fd, G_IO_OUT, on_io, net);
-	else if (!need)
-		remove_source(&net->write_watch);
+	GError *error = NULL;
+	if (!mb_epoll_watch_modify(net->watch, events, &error)) {
+		g_warning("%s:%u: %s", net->host, net->port, error->message);
+		g_error_free(error);
+	}
 }
 
-static gboolean on_io(int fd, GIOCondition cond, gpointer user_data)
+static void update_write_watch(struct mb_net *net)
+{
+	if (net->state == NET_FAILED || net->doomed || !net->watch)
+		return;
+	bool need = net->io_wants_write || (net->state == NET_OPEN && net->out->len > 0);
+	set_watch(net, need ? G_IO_IN | G_IO_OUT : G_IO_IN);
+}
+
+static void on_io(int fd, GIOCondition cond, void *user_data)
 {
 	struct mb_net *net = user_data;
 	net_ref(net);
@@ -466,7 +476,6 @@ static gboolean on_io(int fd, GIOCondition cond, gpointer user_data)
 		begin_handshake(net);
 	update_write_watch(net);
 	net_unref(net);
-	return G_SOURCE_CONTINUE;
 }
 
 static void set_socket_options(int fd)
@@ -508,7 +517,13 @@ static void on_connected(GObject *source, GAsyncResult *res, gpointer user_data)
 	g_socket_set_blocking(sock, FALSE);
 	set_socket_options(net->fd);
 	g_debug("%s:%u: connected", net->host, net->port);
-	net->read_watch = g_unix_fd_add(net->fd, G_IO_IN | G_IO_HUP | G_IO_ERR, on_io, net);
+	net->watch = mb_epoll_watch_add(net->fd, G_IO_IN, on_io, net, &error);
+	if (!net->watch) {
+		fail(net, error->domain, error->code, "%s", error->message);
+		g_error_free(error);
+		net_unref(net);
+		return;
+	}
 	if (net->implicit_tls) {
 		begin_handshake(net);
 		update_write_watch(net);
@@ -555,8 +570,7 @@ void mb_net_start_tls(struct mb_net *net)
 	/* Switch state now so do_read() stops delivering plaintext; the
 	 * handshake itself starts when the current dispatch unwinds. */
 	net->state = NET_HANDSHAKE;
-	if (!net->write_watch)
-		net->write_watch = g_unix_fd_add(net->fd, G_IO_OUT, on_io, net);
+	set_watch(net, G_IO_IN | G_IO_OUT);
 }
 
 bool mb_net_is_tls(const struct mb_net *net)

@@ -31,7 +31,8 @@ struct mb_mailbox_state {
  * with mb_state_destroy(). */
 struct mb_state *mb_state_open(const char *dir, GError **error);
 
-/* Frees state. NULL is a no-op. */
+/* Frees state, first flushing baselines not yet made durable
+ * (mb_state_set_baseline()). NULL is a no-op. */
 void mb_state_destroy(struct mb_state *state);
 
 /* Looks up account/mailbox. Returns false (and zeroes *out) when nothing is
@@ -47,6 +48,18 @@ bool mb_state_get(struct mb_state *state, const char *account, const char *mailb
  * so the next write may succeed). */
 bool mb_state_set(struct mb_state *state, const char *account, const char *mailbox,
 	const struct mb_mailbox_state *value, bool durable, GError **error);
+
+/* Stores a first baseline of account/mailbox: nothing was stored for it
+ * before, and no mail has been reported under it. Written atomically like
+ * mb_state_set() but without fsync; one flush of the state directory's file
+ * system (syncfs, on a worker thread) a second later makes every baseline
+ * written meanwhile durable, and mb_state_destroy() flushes one still due.
+ * Until then a power loss may lose the baseline, so that the next start
+ * takes a new one (as a first start does): nothing reported is lost or
+ * repeated. Returns false and sets *error when the file cannot be written
+ * (as mb_state_set()). Needs the main loop for the flush. */
+bool mb_state_set_baseline(struct mb_state *state, const char *account, const char *mailbox,
+	const struct mb_mailbox_state *value, GError **error);
 
 /* Takes an exclusive lock on the state directory (a "lock" file in it) for
  * the life of the process: two mailbells with one state directory would run

@@ -2,7 +2,9 @@
  * fresh mb_state reads back; a write that is not durable leaves no temporary
  * file behind, replaces the file (a new inode: never rewritten in place, so
  * a crash leaves the old contents or the new) and keeps it private; a write
- * that cannot be done says so and keeps the old file. */
+ * that cannot be done says so and keeps the old file; a first baseline
+ * (written without fsync, flushed in a batch) reads back the same at once,
+ * its flush runs from the loop or at destroy without a warning. */
 #define G_LOG_DOMAIN "mailbell-test"
 
 #include <check.h>
@@ -153,6 +155,68 @@ START_TEST(test_write_fails)
 }
 END_TEST
 
+static gboolean
+on_quit(gpointer data)
+{
+	*(bool *)data = true;
+	return G_SOURCE_REMOVE;
+}
+
+START_TEST(test_baseline)
+{
+	/* the flush on its worker thread, or at destroy, must not warn */
+	g_log_set_always_fatal(G_LOG_LEVEL_WARNING | G_LOG_LEVEL_CRITICAL);
+	struct mb_state *st = mb_state_open(dir, NULL);
+	struct mb_mailbox_state v = { .uidvalidity = 3, .last_uid = 17, .hook_uid = 17,
+		.notified_uid = 17, .highestmodseq = 99 };
+	GError *error = NULL;
+	const char *names[] = { "a", "b b", "c" };
+	for (int i = 0; i < 3; i++)
+		ck_assert(mb_state_set_baseline(st, names[i], "INBOX", &v, &error));
+	/* readable at once by another process, one file each, no temporary file */
+	for (int i = 0; i < 3; i++) {
+		struct mb_mailbox_state got = read_back(names[i], "INBOX");
+		ck_assert_uint_eq(got.uidvalidity, 3);
+		ck_assert_uint_eq(got.last_uid, 17);
+		ck_assert(got.highestmodseq == 99);
+	}
+	ck_assert_uint_eq(n_files(), 3);
+	char *path = g_build_filename(dir, "b%20b.state", NULL);
+	GStatBuf sb;
+	ck_assert_int_eq(g_stat(path, &sb), 0);
+	ck_assert_uint_eq(sb.st_mode & 0777, 0600);
+	g_free(path);
+	/* mail reported after it is written durably, over the baseline */
+	v.last_uid = v.hook_uid = v.notified_uid = 18;
+	ck_assert(mb_state_set(st, "a", "INBOX", &v, true, &error));
+	ck_assert_uint_eq(read_back("a", "INBOX").last_uid, 18);
+	/* the batch's flush runs from the main loop */
+	bool done = false;
+	g_timeout_add_seconds(2, on_quit, &done);
+	while (!done)
+		g_main_context_iteration(NULL, TRUE);
+	mb_state_destroy(st);
+
+	/* a flush still due when the state is destroyed happens then */
+	st = mb_state_open(dir, NULL);
+	ck_assert(mb_state_set_baseline(st, "d", "INBOX", &v, &error));
+	mb_state_destroy(st);
+	ck_assert_uint_eq(read_back("d", "INBOX").last_uid, 18);
+	ck_assert_uint_eq(n_files(), 4);
+
+	/* a baseline that cannot be written says so and keeps the old file */
+	st = mb_state_open(dir, NULL);
+	char *blocker = g_build_filename(dir, "e.state.new", NULL);
+	ck_assert_int_eq(g_mkdir(blocker, 0700), 0);
+	ck_assert(!mb_state_set_baseline(st, "e", "INBOX", &v, &error));
+	ck_assert_ptr_nonnull(error);
+	g_clear_error(&error);
+	g_rmdir(blocker);
+	g_free(blocker);
+	mb_state_destroy(st);
+}
+END_TEST
+
 static Suite *
 state_suite(void)
 {
@@ -162,6 +226,7 @@ state_suite(void)
 	tcase_add_test(tc, test_round_trip);
 	tcase_add_test(tc, test_not_durable_replaces);
 	tcase_add_test(tc, test_write_fails);
+	tcase_add_test(tc, test_baseline);
 	suite_add_tcase(s, tc);
 	return s;
 }
