@@ -389,7 +389,7 @@ set_bool(struct parser *p, const struct setting *s, void *field, const char *val
 static bool
 set_tristate(struct parser *p, const struct setting *s, void *field, const char *value)
 {
-	bool b;
+	bool b = false; /* set_bool() sets it when it succeeds */
 	if (!set_bool(p, s, &b, value))
 		return false;
 	*(int *)field = b;
