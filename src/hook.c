@@ -1,6 +1,9 @@
 #define G_LOG_DOMAIN "mailbell"
+#define _GNU_SOURCE /* memfd_create */
 
 #include "hook.h"
+
+#include <sys/mman.h>
 #include "spawn.h"
 #include "text.h"
 
@@ -128,19 +131,25 @@ static void start_next(void);
  * unlinked at once: only the descriptor holds it. */
 static int input_file(GBytes *input, const char *label)
 {
-	const char *dir = g_get_user_runtime_dir();
-	if (!dir || !g_file_test(dir, G_FILE_TEST_IS_DIR))
-		dir = g_get_tmp_dir();
-	char *path = g_build_filename(dir, "mailbell-hook-XXXXXX", NULL);
-	int fd = g_mkstemp_full(path, O_RDWR | O_CLOEXEC, 0600);
+	/* An anonymous file in memory (memfd): no name anyone could open, no
+	 * disk, no directory to create it in; else an unlinked temporary file
+	 * in the runtime directory. */
+	int fd = memfd_create("mailbell-hook", MFD_CLOEXEC);
 	if (fd < 0) {
-		g_warning("hook for %s gets no standard input: cannot create a file in %s: %s", label, dir,
-			g_strerror(errno));
+		const char *dir = g_get_user_runtime_dir();
+		if (!dir || !g_file_test(dir, G_FILE_TEST_IS_DIR))
+			dir = g_get_tmp_dir();
+		char *path = g_build_filename(dir, "mailbell-hook-XXXXXX", NULL);
+		fd = g_mkstemp_full(path, O_RDWR | O_CLOEXEC, 0600);
+		if (fd < 0) {
+			g_warning("hook for %s gets no standard input: cannot create a file in %s: %s",
+				label, dir, g_strerror(errno));
+			g_free(path);
+			return -1;
+		}
+		unlink(path);
 		g_free(path);
-		return -1;
 	}
-	unlink(path);
-	g_free(path);
 	gsize len;
 	const char *p = g_bytes_get_data(input, &len);
 	while (len > 0) {
