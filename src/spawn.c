@@ -1,18 +1,26 @@
 #define G_LOG_DOMAIN "mailbell"
 
+#define _GNU_SOURCE /* posix_spawn_file_actions_addclosefrom_np */
+
 #include "spawn.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <gio/gio.h>
+#include <gio/gunixinputstream.h>
+
+extern char **environ;
 
 #define READ_CHUNK 4096
 
 struct capture {
-	GInputStream *stream;       /* borrowed from the GSubprocess */
+	GInputStream *stream;       /* the read end of the child's pipe, owned */
 	char *data;                 /* at most MB_SPAWN_CAPTURE_MAX octets */
 	size_t len, cap;
 	char chunk[READ_CHUNK];     /* what the pending read fills */
@@ -24,11 +32,9 @@ struct capture {
  * those holds a reference; single-threaded (the main loop), so a counter. */
 struct mb_spawn {
 	unsigned refs;
-	GSubprocess *proc;
-	GCancellable *cancel;       /* the wait and the reads */
-	pid_t pgid;                 /* remembered at spawn: GIO forgets the pid
-	                             * once the shell is reaped, its group may
-	                             * live on */
+	GCancellable *cancel;       /* the reads */
+	pid_t pgid;                 /* the shell's pid, and its process group's
+	                             * id: the group may outlive the shell */
 	char *label;
 	unsigned timeout;
 	mb_spawn_done_fn done;
@@ -77,7 +83,8 @@ static void spawn_unref(struct mb_spawn *sp)
 	g_clear_handle_id(&sp->recheck_timer, g_source_remove);
 	capture_finish(&sp->out, sp->secret);
 	capture_finish(&sp->err, false);
-	g_clear_object(&sp->proc);
+	g_clear_object(&sp->out.stream);
+	g_clear_object(&sp->err.stream);
 	g_clear_object(&sp->cancel);
 	g_free(sp->label);
 	g_free(sp->error);
@@ -173,25 +180,23 @@ static gboolean on_recheck(gpointer data)
 	return G_SOURCE_REMOVE;
 }
 
-static void on_wait(GObject *source, GAsyncResult *res, gpointer data)
+/* The shell ended (GLib's child watch reaped it): runs even after a cancel,
+ * so that no zombie is left, and holds a reference until then. */
+static void on_child(GPid pid, gint wait_status, gpointer data)
 {
 	struct mb_spawn *sp = data;
-	GError *e = NULL;
-	bool ok = g_subprocess_wait_finish(sp->proc, res, &e);
+	g_spawn_close_pid(pid);
 	if (!sp->finished) {
 		sp->ms = (double)(g_get_monotonic_time() - sp->started) / 1000.0;
 		sp->shell_ended = true;
-		if (!ok) {
-			set_error(sp, "cannot wait for it", e);
-		} else if (g_subprocess_get_if_exited(sp->proc)) {
+		if (WIFEXITED(wait_status)) {
 			sp->exited = true;
-			sp->status = g_subprocess_get_exit_status(sp->proc);
-		} else if (g_subprocess_get_if_signaled(sp->proc)) {
-			sp->signal = g_subprocess_get_term_sig(sp->proc);
+			sp->status = WEXITSTATUS(wait_status);
+		} else if (WIFSIGNALED(wait_status)) {
+			sp->signal = WTERMSIG(wait_status);
 		}
 		maybe_finish(sp);
 	}
-	g_clear_error(&e);
 	spawn_unref(sp);
 }
 
@@ -278,37 +283,86 @@ static gboolean on_term(gpointer data)
 	return G_SOURCE_REMOVE;
 }
 
-/* In the child between fork and exec: async-signal-safe calls only. */
-static void child_setup(gpointer data)
+static void set_gerror_errno(GError **error, const char *what, int err)
 {
-	setpgid(0, 0);
-	/* mailbell ignores SIGPIPE (for its sockets); an ignored signal stays
-	 * ignored across exec, and "producer | head" relies on it. */
-	signal(SIGPIPE, SIG_DFL);
+	g_set_error(error, G_IO_ERROR, g_io_error_from_errno(err), "%s: %s", what, g_strerror(err));
+}
+
+/* /bin/sh -c command with posix_spawn (a vfork-like clone: nothing of
+ * mailbell is copied, however large it grew), in a process group of its
+ * own, with SIGPIPE back at its default (mailbell ignores it for its
+ * sockets; an ignored signal stays ignored across exec, and "producer |
+ * head" relies on it) and no signal blocked. Standard input is stdin_fd
+ * (taken) or /dev/null; standard output and error are the daemon's, or
+ * pipes whose read ends go to out_r/err_r. No other descriptor is
+ * inherited. */
+static pid_t spawn_shell(const struct mb_spawn_params *p, int *out_r, int *err_r, GError **error)
+{
+	int out[2] = { -1, -1 }, err[2] = { -1, -1 };
+	pid_t pid = -1;
+	if (p->capture && (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0)) {
+		set_gerror_errno(error, "pipe", errno);
+		goto out;
+	}
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t at;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawnattr_init(&at);
+	if (p->stdin_fd >= 0)
+		posix_spawn_file_actions_adddup2(&fa, p->stdin_fd, 0);
+	else
+		posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	if (p->capture) {
+		posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+		posix_spawn_file_actions_adddup2(&fa, err[1], 2);
+	}
+	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+	sigset_t def, none;
+	sigemptyset(&def);
+	sigaddset(&def, SIGPIPE);
+	sigemptyset(&none);
+	posix_spawnattr_setsigdefault(&at, &def);
+	posix_spawnattr_setsigmask(&at, &none);
+	posix_spawnattr_setpgroup(&at, 0);
+	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF
+		| POSIX_SPAWN_SETSIGMASK);
+	char *argv[] = { "/bin/sh", "-c", (char *)p->command, NULL };
+	int rc = posix_spawn(&pid, "/bin/sh", &fa, &at, argv, p->env ? p->env : environ);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&at);
+	if (rc != 0) {
+		pid = -1;
+		set_gerror_errno(error, "cannot start /bin/sh", rc);
+	}
+out:
+	if (out[1] >= 0)
+		close(out[1]);
+	if (err[1] >= 0)
+		close(err[1]);
+	if (pid < 0) {
+		if (out[0] >= 0)
+			close(out[0]);
+		if (err[0] >= 0)
+			close(err[0]);
+	} else {
+		*out_r = out[0];
+		*err_r = err[0];
+	}
+	if (p->stdin_fd >= 0)
+		close(p->stdin_fd); /* taken, whatever happened */
+	return pid;
 }
 
 struct mb_spawn *mb_spawn_start(const struct mb_spawn_params *p, mb_spawn_done_fn done,
 	void *data, GError **error)
 {
-	GSubprocessLauncher *l = g_subprocess_launcher_new(p->capture
-		? G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE
-		: G_SUBPROCESS_FLAGS_NONE);
-	/* without a descriptor: /dev/null, GIO's default (the daemon's own
-	 * stdin may be a terminal); the launcher closes it when freed */
-	if (p->stdin_fd >= 0)
-		g_subprocess_launcher_take_stdin_fd(l, p->stdin_fd);
-	if (p->env)
-		g_subprocess_launcher_set_environ(l, p->env);
-	g_subprocess_launcher_set_child_setup(l, child_setup, NULL, NULL);
-	const char *argv[] = { "/bin/sh", "-c", p->command, NULL };
-	GSubprocess *proc = g_subprocess_launcher_spawnv(l, argv, error);
-	g_object_unref(l);
-	if (!proc)
+	int out_fd = -1, err_fd = -1;
+	pid_t pid = spawn_shell(p, &out_fd, &err_fd, error);
+	if (pid < 0)
 		return NULL;
 
 	struct mb_spawn *sp = g_new0(struct mb_spawn, 1);
 	sp->refs = 1;
-	sp->proc = proc;
 	sp->cancel = g_cancellable_new();
 	sp->label = g_strdup(p->label ? p->label : p->command);
 	sp->timeout = p->timeout;
@@ -317,19 +371,13 @@ struct mb_spawn *mb_spawn_start(const struct mb_spawn_params *p, mb_spawn_done_f
 	sp->capture = p->capture;
 	sp->secret = p->capture && p->secret_output;
 	sp->started = g_get_monotonic_time();
-	/* NULL when GIO reaped the shell already (it does so on its worker
-	 * thread); then there is no group to kill later. */
-	const char *id = g_subprocess_get_identifier(proc);
-	sp->pgid = id ? (pid_t)g_ascii_strtoll(id, NULL, 10) : 0;
-	/* Also from this side (the usual double setpgid): whichever runs first,
-	 * the group exists before anybody signals it. EACCES once the child
-	 * has exec'd is expected. */
-	if (sp->pgid > 0)
-		setpgid(sp->pgid, sp->pgid);
-	g_subprocess_wait_async(proc, sp->cancel, on_wait, spawn_ref(sp));
+	/* posix_spawn returns once the child runs /bin/sh (or failed to):
+	 * its group exists by then. */
+	sp->pgid = pid;
+	g_child_watch_add(pid, on_child, spawn_ref(sp));
 	if (sp->capture) {
-		sp->out.stream = g_subprocess_get_stdout_pipe(proc);
-		sp->err.stream = g_subprocess_get_stderr_pipe(proc);
+		sp->out.stream = g_unix_input_stream_new(out_fd, TRUE);
+		sp->err.stream = g_unix_input_stream_new(err_fd, TRUE);
 		read_next(sp, &sp->out);
 		read_next(sp, &sp->err);
 	}
@@ -350,8 +398,9 @@ void mb_spawn_cancel(struct mb_spawn *sp)
 		dying = g_list_remove(dying, sp);
 		spawn_unref(sp); /* the timer's; the handle's is still held */
 	}
-	/* the pending wait and reads complete (cancelled) later, or from
-	 * within this call, and drop their references */
+	/* the pending reads complete (cancelled) later, or from within this
+	 * call, and drop their references; the child watch reaps the shell
+	 * and drops its own */
 	g_cancellable_cancel(sp->cancel);
 	spawn_unref(sp); /* the handle's */
 }
