@@ -187,8 +187,8 @@ struct mb_imap_session {
 	size_t n_push_delays;
 	bool period_told;        /* the fixed-period hint was logged */
 
-	guint deadline;
-	guint timer;             /* keepalive or poll, on CLOCK_BOOTTIME: one
+	struct mb_timer *deadline; /* the running command's (boottimer.h) */
+	struct mb_timer *timer;  /* keepalive or poll, on CLOCK_BOOTTIME: one
 	                          * due during a suspend fires at resume */
 };
 

@@ -120,6 +120,8 @@ static void session_unref(struct mb_imap_session *s)
 		g_array_free(s->task_store, TRUE);
 	g_array_free(s->tracked, TRUE);
 	g_ptr_array_unref(s->pushed);
+	mb_timer_free(s->deadline);
+	mb_timer_free(s->timer);
 	g_free(s);
 }
 
@@ -171,8 +173,8 @@ static void clear_source(guint *id)
 
 static void teardown(struct mb_imap_session *s)
 {
-	clear_source(&s->deadline);
-	clear_source(&s->timer);
+	mb_timer_disarm(s->deadline);
+	mb_timer_disarm(s->timer);
 	clear_source(&s->kick);
 	clear_source(&s->grace);
 	mb_net_destroy(s->net);
@@ -201,7 +203,6 @@ void close_session(struct mb_imap_session *s, enum mb_imap_close how, const char
 static gboolean on_deadline(gpointer user_data)
 {
 	struct mb_imap_session *s = user_data;
-	s->deadline = 0;
 	if (s->state == S_LOGOUT)
 		close_session(s, MB_IMAP_CLOSE_LOGOUT, "logged out (server did not answer LOGOUT)");
 	else if (s->state == S_IDLING || s->state == S_POLL_WAIT)
@@ -216,8 +217,7 @@ static gboolean on_deadline(gpointer user_data)
 
 void arm_deadline(struct mb_imap_session *s, unsigned seconds)
 {
-	clear_source(&s->deadline);
-	s->deadline = g_timeout_add_seconds(seconds, on_deadline, s);
+	mb_timer_arm(s->deadline, seconds);
 }
 
 void send_raw(struct mb_imap_session *s, const char *buf, size_t len, bool secret)
@@ -833,7 +833,7 @@ static bool resting(const struct mb_imap_session *s)
  * round trip later. The IDLE's own tagged OK is read on the way. */
 static void leave_rest(struct mb_imap_session *s)
 {
-	clear_source(&s->timer);
+	mb_timer_disarm(s->timer);
 	if (s->state != S_IDLING)
 		return;
 	s->left_idle = true;
@@ -896,9 +896,9 @@ static void take_pushed(struct mb_imap_session *s, uint32_t n)
 static void start_polling(struct mb_imap_session *s, bool switched)
 {
 	set_state(s, S_POLL_WAIT);
-	clear_source(&s->deadline);
-	clear_source(&s->timer);
-	s->timer = mb_boottimer_add_seconds(s->poll_interval, on_timer, s);
+	mb_timer_disarm(s->deadline);
+	mb_timer_disarm(s->timer);
+	mb_timer_arm(s->timer, s->poll_interval);
 	if (switched) {
 		s->idle_silent = true;
 		s->polling_told = true;
@@ -1055,7 +1055,6 @@ static void kick(struct mb_imap_session *s)
 static gboolean on_timer(gpointer user_data)
 {
 	struct mb_imap_session *s = user_data;
-	s->timer = 0;
 	/* STATUS of the other mailboxes doubles as the keepalive. Under
 	 * NOTIFY too: whatever the server's NOTIFY does, mail anywhere is
 	 * seen within keepalive, and a server whose NOTIFY misses it is
@@ -1074,8 +1073,8 @@ static gboolean on_timer(gpointer user_data)
 static void idle_started(struct mb_imap_session *s)
 {
 	set_state(s, S_IDLING);
-	clear_source(&s->deadline);
-	clear_source(&s->timer);
+	mb_timer_disarm(s->deadline);
+	mb_timer_disarm(s->timer);
 	s->left_idle = false;
 	s->idle_since = g_get_monotonic_time();
 	bool dirty = false;
@@ -1090,7 +1089,7 @@ static void idle_started(struct mb_imap_session *s)
 	unsigned every = s->keepalive;
 	if (polls_others(s) && s->poll_interval < every)
 		every = s->poll_interval;
-	s->timer = mb_boottimer_add_seconds(every, on_timer, s);
+	mb_timer_arm(s->timer, every);
 	if (!s->announced) {
 		s->announced = true;
 		for (guint i = 0; i < s->mboxes->len; i++) {
@@ -1699,7 +1698,7 @@ static void handle_tagged(struct mb_imap_session *s, const struct mb_imap_respon
 		return;
 	}
 	if (g_queue_is_empty(&s->cmds))
-		clear_source(&s->deadline);
+		mb_timer_disarm(s->deadline);
 	enum cmd_kind kind = c->kind;
 	cmd_free(c);
 	if (s->state == S_LOGOUT && kind != CMD_LOGOUT)
@@ -1932,7 +1931,7 @@ static void handle_tagged(struct mb_imap_session *s, const struct mb_imap_respon
 		} else if (s->state == S_IDLING || s->state == S_IDLE_START || s->state == S_IDLE_DONE) {
 			/* the server ended IDLE by itself (or nothing followed
 			 * our DONE): decide again */
-			clear_source(&s->timer);
+			mb_timer_disarm(s->timer);
 			set_state(s, S_IDLE_DONE);
 			go_idle(s);
 		}
@@ -2027,7 +2026,8 @@ static void on_input(struct mb_net *net, const char *buf, size_t len, void *data
 	/* A long catch-up or a big body over a slow link is progress, not a
 	 * hang: every chunk that arrives buys another deadline. A server that
 	 * stops sending still runs out. */
-	if ((s->state == S_FETCH || s->state == S_FETCH_BODY) && s->deadline && !s->destroyed)
+	if ((s->state == S_FETCH || s->state == S_FETCH_BODY) && mb_timer_armed(s->deadline)
+	    && !s->destroyed)
 		arm_deadline(s, s->timeout);
 	if ((s->state == S_IDLING || s->state == S_POLL_WAIT) && !s->destroyed) {
 		/* No command runs here, so no deadline either: a response the
@@ -2035,8 +2035,8 @@ static void on_input(struct mb_net *net, const char *buf, size_t len, void *data
 		 * ends) would hold the connection until the next keepalive. Give
 		 * it the command timeout, counted from its first byte. */
 		if (mb_imap_parser_pending(s->parser) == 0)
-			clear_source(&s->deadline);
-		else if (!s->deadline)
+			mb_timer_disarm(s->deadline);
+		else if (!mb_timer_armed(s->deadline))
 			arm_deadline(s, s->timeout);
 	}
 out:
@@ -2092,6 +2092,8 @@ struct mb_imap_session *mb_imap_session_create(const struct mb_imap_session_para
 	s->task_check = p->task_check;
 	s->tracked = g_array_new(FALSE, FALSE, sizeof(struct tracked));
 	s->pushed = g_ptr_array_new_with_free_func((GDestroyNotify)pushed_free);
+	s->deadline = mb_timer_new(on_deadline, s);
+	s->timer = mb_timer_new(on_timer, s);
 	if (p->task_store_n > 0) {
 		s->task_store = g_array_new(FALSE, FALSE, sizeof(uint32_t));
 		g_array_append_vals(s->task_store, p->task_store_uids, (guint)p->task_store_n);
@@ -2133,7 +2135,7 @@ void mb_imap_session_logout(struct mb_imap_session *s)
 		close_session(s, MB_IMAP_CLOSE_LOGOUT, "closed before sign-in");
 		return;
 	}
-	clear_source(&s->timer);
+	mb_timer_disarm(s->timer);
 	if (s->state == S_IDLING || s->state == S_IDLE_START)
 		send_raw(s, "DONE\r\n", 6, false);
 	set_state(s, S_LOGOUT);

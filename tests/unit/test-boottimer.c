@@ -116,6 +116,59 @@ START_TEST(test_removed_never_fires)
 }
 END_TEST
 
+/* struct mb_timer: reusable, rearming replaces, disarming wins even over an
+ * expiry already in the fd, and freeing from its own callback is safe. */
+static struct mb_timer *self_freeing;
+
+static gboolean
+on_fire_free(gpointer data)
+{
+	on_fire(data);
+	mb_timer_free(self_freeing);
+	self_freeing = NULL;
+	return G_SOURCE_REMOVE;
+}
+
+START_TEST(test_timer_reuse)
+{
+	struct fired f = { 0 }, g = { 0 };
+	struct mb_timer *t = mb_timer_new(on_fire, &f);
+	ck_assert(!mb_timer_armed(t));
+	gint64 start = mb_boottimer_now();
+	mb_timer_arm(t, 5);
+	mb_timer_arm(t, 1); /* replaces the 5 s arming */
+	ck_assert(mb_timer_armed(t));
+	run_until(&f.calls);
+	ck_assert_int_eq(f.calls, 1);
+	ck_assert(f.at - start >= G_USEC_PER_SEC);
+	ck_assert(f.at - start < 5 * G_USEC_PER_SEC);
+	ck_assert(!mb_timer_armed(t));
+	/* armed again: fires again */
+	f.calls = 0;
+	mb_timer_arm(t, 0);
+	run_until(&f.calls);
+	ck_assert_int_eq(f.calls, 1);
+	/* expired (the fd is readable) but disarmed before the loop ran: never */
+	f.calls = 0;
+	mb_timer_arm(t, 0);
+	g_usleep(20000);
+	mb_timer_disarm(t);
+	struct mb_timer *other = mb_timer_new(on_fire, &g);
+	mb_timer_arm(other, 1);
+	run_until(&g.calls);
+	ck_assert_int_eq(f.calls, 0);
+	mb_timer_free(other);
+	mb_timer_free(t);
+	/* freed from its own callback */
+	struct fired h = { 0 };
+	self_freeing = mb_timer_new(on_fire_free, &h);
+	mb_timer_arm(self_freeing, 0);
+	run_until(&h.calls);
+	ck_assert_ptr_null(self_freeing);
+	mb_timer_free(NULL);
+}
+END_TEST
+
 static Suite *
 boottimer_suite(void)
 {
@@ -125,6 +178,7 @@ boottimer_suite(void)
 	tcase_add_test(tc, test_past_deadline_fires_at_once);
 	tcase_add_test(tc, test_in_deadline_order);
 	tcase_add_test(tc, test_removed_never_fires);
+	tcase_add_test(tc, test_timer_reuse);
 	tcase_set_timeout(tc, 30);
 	suite_add_tcase(s, tc);
 	return s;
