@@ -22,8 +22,8 @@ struct job {
 	char *label; /* "work/INBOX uid 42" */
 	mb_hook_started_fn started;
 	void *data;
-	int input_fd;   /* standard input: an unlinked file holding the raw
-	                 * message or its header, or -1 for /dev/null */
+	int input_fd;   /* standard input: a memfd (or unlinked file) holding
+	                 * the raw message or its header, or -1 for /dev/null */
 };
 
 static unsigned hook_timeout = 60;
@@ -126,9 +126,10 @@ static void start_next(void);
 
 /* The hook's standard input is a file, not a pipe: a hook reads it at its
  * own pace, or not at all, and gets all of it even when mailbell has
- * stopped meanwhile; mailbell never waits on it, and a queued message costs
- * disk (a tmpfs under $XDG_RUNTIME_DIR, usually), not memory. The file is
- * unlinked at once: only the descriptor holds it. */
+ * stopped meanwhile; mailbell never waits on it. A memfd (in memory, as the
+ * tmpfs under $XDG_RUNTIME_DIR it replaces was): no name, nothing to create
+ * or unlink in a directory; a queued message holds at most its download
+ * limit or header. Only the descriptor holds it. */
 static int input_file(GBytes *input, const char *label)
 {
 	/* An anonymous file in memory (memfd): no name anyone could open, no

@@ -151,6 +151,8 @@ struct mb_imap_session {
 	GPtrArray *pushed;       /* struct pushed *, by arrival */
 	guint kick;              /* idle source: decide once the input is read */
 	gint64 last_push;        /* monotonic µs of the last pushed message */
+	bool push_distrust;      /* the server contradicted its own pushes: take
+	                          * none until a UID FETCH has run */
 	guint grace;             /* timeout: the rest of a push did not come */
 	char why[96];            /* the scheduler's reason, for the next state
 	                          * change's trace line */

@@ -153,8 +153,13 @@ static char *encode_mailbox(const char *utf8)
 
 void set_state(struct mb_imap_session *s, enum state to)
 {
-	if (s->state == to)
+	if (s->state == to) {
+		if (s->why[0]) /* a second command of the same kind (EXAMINE) */
+			g_debug("%s: %s -> %s (%s)", s->name, state_names[s->why_from], state_names[to],
+				s->why);
+		s->why[0] = '\0';
 		return;
+	}
 	if (s->why[0])
 		g_debug("%s: %s -> %s (%s)", s->name, state_names[s->why_from], state_names[to], s->why);
 	else
@@ -351,6 +356,7 @@ static void send_examine(struct mb_imap_session *s, struct mbox *m)
 	s->need_fetch = false;
 	s->known = 0;
 	g_ptr_array_set_size(s->pushed, 0); /* sequence numbers are per mailbox */
+	s->push_distrust = false;
 	bool ahead = m->news && m != s->mboxes->pdata[0] && m->known_uidvalidity != 0
 		&& m->last_uid < UINT32_MAX && !s->task_uid && !s->task_store;
 	m->news = false;
@@ -846,9 +852,10 @@ static void leave_rest(struct mb_imap_session *s)
 static uint32_t pushed_ready(const struct mb_imap_session *s)
 {
 	if (!s->notify_fetch || !s->notify_set || s->exists <= s->known || !s->cur
+	    || s->push_distrust
 	    || s->notify_header != s->want_header || s->notify_preview != s->want_preview)
 		return 0;
-	uint32_t n = 0;
+	uint32_t n = 0, prev_uid = s->cur->last_uid;
 	for (uint32_t seq = s->known + 1; seq <= s->exists; seq++, n++) {
 		const struct mb_imap_fetch *f = NULL;
 		for (guint i = 0; i < s->pushed->len && !f; i++) {
@@ -856,10 +863,12 @@ static uint32_t pushed_ready(const struct mb_imap_session *s)
 			if (p->seq == seq)
 				f = p->f;
 		}
-		if (!f || f->uid <= s->cur->last_uid || !f->header_fields || !f->has_flags
+		/* UIDs ascend with sequence numbers (RFC 3501 2.3.1.1) */
+		if (!f || f->uid <= prev_uid || !f->header_fields || !f->has_flags
 		    || (s->want_header && !f->header)
 		    || (s->want_preview && !f->preview && !f->text))
 			break;
+		prev_uid = f->uid;
 	}
 	return n;
 }
@@ -1268,9 +1277,11 @@ static int take_push(struct mb_imap_session *s, const struct mb_imap_value *att,
 {
 	/* RFC822.SIZE: only asked for in MessageNew's attributes; a flag
 	 * change sends FLAGS (and UID) */
-	if (!s->notify_fetch || !s->cur || !r->has_number || s->task_uid || s->task_store
-	    || !mb_imap_fetch_item(att, "RFC822.SIZE"))
+	if (!s->notify_fetch || !s->cur || !r->has_number || r->number == 0 || s->task_uid
+	    || s->task_store || !mb_imap_fetch_item(att, "RFC822.SIZE"))
 		return 0;
+	if (s->push_distrust)
+		return 1; /* the UID FETCH will bring it */
 	struct mb_imap_fetch f = { 0 };
 	const char *err = NULL;
 	if (!mb_imap_fetch_parse(att, &f, &err)) {
@@ -1285,7 +1296,7 @@ static int take_push(struct mb_imap_session *s, const struct mb_imap_value *att,
 		mb_imap_fetch_clear(&f);
 		return 1;
 	}
-	if (r->number <= s->known) {
+	if (r->number <= s->known) { /* r->number >= 1, see above */
 		/* a new UID where every message was thought known: trust the
 		 * server, count from before it and fetch what is missing */
 		g_debug("%s: %s: pushed uid %u at %u, not above %u", s->name, s->cur->name, f.uid,
@@ -1295,6 +1306,18 @@ static int take_push(struct mb_imap_session *s, const struct mb_imap_value *att,
 	}
 	for (guint i = 0; i < s->pushed->len; i++) {
 		struct pushed *p = s->pushed->pdata[i];
+		if (p->seq == r->number && p->f->uid != f.uid) {
+			/* two messages at one sequence number: the server's
+			 * pushes cannot be believed; fetch by UID instead */
+			g_warning("%s: %s: the server pushed uid %u and uid %u as message %u; fetching "
+				"new mail by UID", s->name, s->cur->name, p->f->uid, f.uid, r->number);
+			mb_imap_fetch_clear(&f);
+			g_ptr_array_set_size(s->pushed, 0);
+			s->push_distrust = true;
+			s->need_fetch = true;
+			kick(s);
+			return 1;
+		}
 		if (p->f->uid == f.uid) {
 			/* twice (a flag change in between): keep the first */
 			p->seq = r->number;
@@ -1644,6 +1667,19 @@ static void handle_untagged(struct mb_imap_session *s, const struct mb_imap_resp
 		s->exists = r->number;
 		if (s->state == S_EXAMINE)
 			return;
+		/* A pushed FETCH may come before its EXISTS (RFC 5465 erratum
+		 * 4833), never after the next one: one numbered past this
+		 * EXISTS belongs to no message. */
+		for (guint i = 0; i < s->pushed->len;) {
+			const struct pushed *p = s->pushed->pdata[i];
+			if (p->seq > s->exists) {
+				g_debug("%s: %s: dropping a pushed uid %u at %u past EXISTS %u", s->name,
+					s->cur ? s->cur->name : "?", p->f->uid, p->seq, s->exists);
+				g_ptr_array_remove_index(s->pushed, i);
+			} else {
+				i++;
+			}
+		}
 		if (grew)
 			idle_evidence(s);
 		s->need_fetch = true;
@@ -1880,6 +1916,7 @@ static void handle_tagged(struct mb_imap_session *s, const struct mb_imap_respon
 		 * covers all that existed (R11: at least the last one). */
 		if (s->fetch_max_seq > s->known)
 			s->known = s->fetch_max_seq;
+		s->push_distrust = false;
 		g_ptr_array_sort(s->fetched, compare_uid);
 		if (!send_body_fetches(s))
 			finish_fetch(s);

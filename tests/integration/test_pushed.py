@@ -340,6 +340,48 @@ class ScriptedPushTest(ScriptedBase):
 		c = self.finish(srv, mb)
 		self.assertTakenInIdle(srv, mb, c)
 
+	def test_push_past_exists_is_dropped(self):
+		# a FETCH numbered 2 while EXISTS is 0, and no EXISTS 2 after it: no message. Then
+		# the real messages 1 and 2 come pushed: those are taken, the stray one never
+		srv = self.server([self.session(
+			wait('stray'), send(pushed(2, 50, 'stray')),
+			wait('mail'), send('* 1 EXISTS', pushed(1, 1, 'one')),
+			wait('mail'), send('* 2 EXISTS', pushed(2, 2, 'two')),
+			*logout_end())])
+		mb = self.mailbell({'acct': self.account(srv)}, trace=True)
+		mb.wait_idle('acct')
+		srv.cue('stray')
+		time.sleep(0.3)
+		srv.cue('mail')
+		mb.wait_hooks(1)
+		srv.cue('mail')
+		mb.wait_hooks(2)
+		time.sleep(0.5)
+		self.assertEqual(sorted((r['MAILBELL_UID'], r['MAILBELL_SUBJECT']) for r in mb.hook_records()),
+				 [('1', 'one'), ('2', 'two')])
+		mb.wait_log(r'dropping a pushed uid 50 at 2 past EXISTS 1')
+		c = self.finish(srv, mb)
+		self.assertTakenInIdle(srv, mb, c)
+
+	def test_two_messages_at_one_number_fetch_by_uid(self):
+		# the server pushes two different UIDs as message 1: believe neither, UID FETCH
+		srv = self.server([self.session(
+			wait('mail'), send(pushed(1, 9, 'which one'), pushed(1, 1, 'one'), '* 1 EXISTS'),
+			expect(r'^DONE$'), expect(r'^\S+ UID FETCH 1:\* ', 'fetch'),
+			send('{idle} OK Idle completed', f.fetch(1, 1, 'one'), '{fetch} OK done'),
+			*f.idle(), *logout_end())])
+		mb = self.mailbell({'acct': self.account(srv)}, trace=True)
+		mb.wait_idle('acct')
+		srv.cue('mail')
+		mb.wait_hooks(1)
+		time.sleep(0.5)
+		self.assertEqual([(r['MAILBELL_UID'], r['MAILBELL_SUBJECT']) for r in mb.hook_records()],
+				 [('1', 'one')])
+		mb.wait_log(r'acct: INBOX: the server pushed uid 9 and uid 1 as message 1; fetching new '
+			    r'mail by UID')
+		self.assertNotIn('-> TAKE', mb.log())
+		self.finish(srv, mb)
+
 	def test_incomplete_pushes_fall_back_to_uid_fetch(self):
 		# 1: a push without the header fields; 2: EXISTS 3 with a push for number 3 only
 		srv = self.server([self.session(
