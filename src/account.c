@@ -211,8 +211,13 @@ static void notify_done(bool shown, void *data)
 	if (!ms->in_report) {
 		uint32_t before = ms->st.notified_uid;
 		update_hook_uid(ms);
+		/* At once, not at the next iteration (save_soon()): a notification
+		 * is on the screen already, and a kill -9 before the write shows
+		 * it again after a restart; the window stays the hand-over from
+		 * the notification thread. Without fsync: a crash, not a power
+		 * loss. */
 		if (ms->st.notified_uid != before)
-			save_soon(ctx->acct, ms);
+			save_state(ctx->acct, ms, false);
 	}
 	g_free(ctx);
 }
