@@ -27,8 +27,6 @@
 	X(TLS_HANDSHAKE) \
 	X(AUTHENTICATE) \
 	X(POSTAUTH_CAPABILITY) \
-	X(ID) \
-	X(ENABLE) \
 	X(LIST) \
 	X(EXAMINE) \
 	X(BASELINE) \
@@ -224,7 +222,8 @@ G_GNUC_INTERNAL bool has_cap(const struct mb_imap_session *s, const char *cap);
 /* Moves to state next and sends CAPABILITY. */
 G_GNUC_INTERNAL void send_capability(struct mb_imap_session *s, enum state next);
 
-/* Signed in: ID (RFC 2971) if offered, then ENABLE, LIST and the rest. */
+/* Signed in: ID (RFC 2971) if offered and ENABLE, pipelined with LIST or
+ * EXAMINE and the rest. */
 G_GNUC_INTERNAL void after_auth(struct mb_imap_session *s);
 
 #endif

@@ -34,7 +34,8 @@ deleted, as the previous run did, is slow, and the figures vary with it).
 
 MAILBELL_KEEP_TMP=1 keeps the temporary directory (mailbell's and Dovecot's logs).
 
-Usage: tests/bench/scale.py [--accounts N] [--messages M] [--seed S] [--wrap CMD]
+Usage: tests/bench/scale.py [--accounts N] [--messages M] [--seed S] [--tls MODE]
+                            [--verbose] [--state-parent DIR] [--wrap CMD]
        (MAILBELL=path/to/mailbell, default build/src/mailbell)
 Prints figures; asserts nothing (exits non-zero only when the setup fails).
 """
@@ -294,6 +295,11 @@ def main():
                     help='keep Dovecot\'s mail on disk with the rest, not in /dev/shm')
     ap.add_argument('--state-parent', help='make mailbell\'s directory (its state) under this '
                     'directory rather than the temporary one, e.g. on another file system')
+    ap.add_argument('--tls', default='implicit', choices=('implicit', 'starttls', 'none'),
+                    help='how the accounts connect (default implicit; none shows what the TLS '
+                    'handshakes cost, by difference)')
+    ap.add_argument('--verbose', action='store_true',
+                    help='run mailbell with -v (its debug log; default: the default log level)')
     ap.add_argument('--wrap', default='', help='a command to run mailbell under, e.g. '
                     '"perf record -g -o FILE --"')
     a = ap.parse_args()
@@ -313,7 +319,7 @@ def main():
     clients = {}
     try:
         print(f'mailbell: {os.environ["MAILBELL"]}')
-        print(f'{n} accounts, {m} messages over {len(senders)} of them; limits for this run:')
+        print(f'{n} accounts (tls = {a.tls}), {m} messages over {len(senders)} of them; limits for this run:')
         # Dovecot's imap processes each hold an inotify instance (and a few watches)
         if h.is_root():
             changed = sysctl_raise([('fs.inotify.max_user_instances', 2 * (n + len(senders)) + 128),
@@ -334,7 +340,7 @@ def main():
         dv = h.Dovecot(certs, parent_dir=dv_parent, users=users, extra_conf=conf)
         dv.start(timeout=30)
         out = os.path.join(d, 'hooks.txt')
-        accounts = {u: h.Mailbell.account(dv, u) for u in users}
+        accounts = {u: h.Mailbell.account(dv, u, tls=a.tls) for u in users}
         mb = h.Mailbell(accounts, hook=False, parent_dir=a.state_parent or d,
                         general={'hook': write_hook(d, out)})
         print(f'  mailbell\'s state directory {mb.state_dir} on {fs_type(mb.state_dir)}')
@@ -342,7 +348,10 @@ def main():
         follower = IdleFollower(os.path.join(mb.dir, 'stderr.log'))
         busy0 = machine_busy()
         t0 = time.time()
-        proc = subprocess.Popen(shlex.split(a.wrap) + mb.argv(), stdout=errf, stderr=subprocess.STDOUT,
+        # The default log level, as a user runs it: -v adds about fifteen debug lines per
+        # account (a write each), which is the log's cost, not the daemon's.
+        argv = mb.argv() if a.verbose else [x for x in mb.argv() if x != '-v']
+        proc = subprocess.Popen(shlex.split(a.wrap) + argv, stdout=errf, stderr=subprocess.STDOUT,
                                 env=mb.env, cwd=mb.dir, stdin=subprocess.DEVNULL)
         pid = None
         deadline = t0 + a.timeout

@@ -460,6 +460,20 @@ class ResponsesTest(Base):
 		self.assertNoScriptErrors(no_id, mb)
 		self.assertStoppedCleanly(mb)
 
+	def test_r20b_id_and_enable_pipelined(self):
+		# The server answers nothing until ID, ENABLE and EXAMINE have all arrived: a client
+		# that waited for the ID or ENABLE answer before sending the next would hang here.
+		srv = self.server([[f.greeting(), *f.sign_in(), expect(r'^\S+ ID ', 'id'),
+				    expect(r'^\S+ ENABLE CONDSTORE$', 'en'), expect(r'^\S+ EXAMINE INBOX$', 'ex'),
+				    send('* ID NIL', '{id} OK ID completed', '* ENABLED CONDSTORE', '{en} OK Enabled',
+					 '* 0 EXISTS', '* OK [UIDVALIDITY 7] UIDs valid', '* OK [UIDNEXT 2] next',
+					 '* OK [HIGHESTMODSEQ 5] Highest', '{ex} OK [READ-ONLY] Examine completed'),
+				    *f.idle()]])
+		mb = self.mailbell({'acct': self.account(srv)})
+		mb.wait_idle('acct', timeout=10)
+		self.assertNoScriptErrors(srv, mb)
+		self.assertStoppedCleanly(mb)
+
 	def test_s8_message_id_again_under_a_new_uid(self):
 		# Courier under EXAMINE (servers.md S8): message X reported as UID 2, then again as UID 3
 		x = '<X.4a86270e82c4@interop.test>'
