@@ -1,10 +1,10 @@
-/* One-shot deadlines on CLOCK_BOOTTIME, as GLib main loop sources.
+/* One-shot deadlines on CLOCK_BOOTTIME for the GLib main loop.
  *
  * g_timeout_add_seconds() counts CLOCK_MONOTONIC, which stops while the
  * machine is suspended: a keepalive due in 5 minutes still waits 5 minutes
  * after a night asleep. CLOCK_BOOTTIME keeps counting during suspend, so a
  * deadline that passed while the machine slept fires as soon as it resumes.
- * Each deadline is a timerfd (TFD_TIMER_ABSTIME) watched by the loop: no
+ * Each timer is a timerfd in the shared epoll set (epoll-source.h): no
  * wake-up before it is due. */
 #ifndef MB_BOOTTIMER_H
 #define MB_BOOTTIMER_H
@@ -14,19 +14,6 @@
 
 /* CLOCK_BOOTTIME now, in microseconds. */
 gint64 mb_boottimer_now(void);
-
-/* Calls func(data) once, from the global default main context (as
- * g_timeout_add_seconds() does), when CLOCK_BOOTTIME reaches at
- * (microseconds, on the scale of mb_boottimer_now()); an at already past
- * fires at the loop's next iteration. One-shot: the source is destroyed
- * after func returns, whatever it returns. Returns the source id:
- * g_source_remove() cancels it. Never 0: if no timerfd can be made (out of
- * file descriptors) it logs a warning and falls back to a CLOCK_MONOTONIC
- * timeout, which does not count the time asleep. */
-guint mb_boottimer_add_at(gint64 at, GSourceFunc func, gpointer data);
-
-/* mb_boottimer_add_at() for seconds from now. */
-guint mb_boottimer_add_seconds(unsigned seconds, GSourceFunc func, gpointer data);
 
 /* A reusable one-shot timer on CLOCK_BOOTTIME for a deadline that is armed
  * and disarmed often (each command's, each keepalive): one timerfd for its

@@ -1,9 +1,9 @@
-/* Tests of boottimer.c: a deadline fires once and then its source is gone,
- * a deadline already past fires at the next iteration (as a keepalive due
- * during a suspend does at resume), deadlines fire in their order, and a
- * removed one never fires and leaves no file descriptor behind. Suspend
+/* Tests of boottimer.c: a timer fires once and never early, one armed for
+ * 0 s fires at the next iteration (as a keepalive due during a suspend does
+ * at resume), timers fire in their order, and a freed one never fires and
+ * leaves no file descriptor behind. Suspend
  * itself cannot be had in a test; what is tested is that the deadlines are
- * absolute CLOCK_BOOTTIME instants. No timing is asserted: the loop runs
+ * CLOCK_BOOTTIME timerfds. No timing is asserted: the loop runs
  * until the callbacks ran, and check's timeout catches a hang. */
 #define G_LOG_DOMAIN "mailbell-test"
 
@@ -30,7 +30,7 @@ on_fire(gpointer data)
 	f->calls++;
 	f->order = ++calls_so_far;
 	f->at = mb_boottimer_now();
-	/* one-shot whatever the callback says */
+	/* the return value is ignored: one-shot whatever it says */
 	return G_SOURCE_CONTINUE;
 }
 
@@ -56,63 +56,81 @@ open_fds(void)
 START_TEST(test_fires_once)
 {
 	struct fired f = { 0 };
+	struct mb_timer *t = mb_timer_new(on_fire, &f);
 	gint64 due = mb_boottimer_now() + G_USEC_PER_SEC;
-	guint id = mb_boottimer_add_seconds(1, on_fire, &f);
-	ck_assert_uint_ne(id, 0);
+	mb_timer_arm(t, 1);
 	run_until(&f.calls);
 	ck_assert_int_eq(f.calls, 1);
 	ck_assert_int_ge(f.at, due);  /* a timer never fires early */
-	ck_assert_ptr_null(g_main_context_find_source_by_id(NULL, id));
+	ck_assert(!mb_timer_armed(t));
+	/* one-shot: a second timer's wait shows the first one stays quiet */
+	struct fired g = { 0 };
+	struct mb_timer *u = mb_timer_new(on_fire, &g);
+	mb_timer_arm(u, 1);
+	run_until(&g.calls);
+	ck_assert_int_eq(f.calls, 1);
+	mb_timer_free(u);
+	mb_timer_free(t);
 }
 END_TEST
 
-START_TEST(test_past_deadline_fires_at_once)
+START_TEST(test_zero_fires_at_once)
 {
-	struct fired past = { 0 }, epoch = { 0 }, later = { 0 };
-	gint64 now = mb_boottimer_now();
-	guint late = mb_boottimer_add_at(now + (gint64)3600 * G_USEC_PER_SEC, on_fire, &later);
-	mb_boottimer_add_at(now - (gint64)3600 * G_USEC_PER_SEC, on_fire, &past);
-	mb_boottimer_add_at(0, on_fire, &epoch);  /* 0 would disarm a timerfd */
-	while (past.calls == 0 || epoch.calls == 0)
-		g_main_context_iteration(NULL, TRUE);
-	ck_assert_int_eq(past.calls, 1);
-	ck_assert_int_eq(epoch.calls, 1);
+	/* 0 s (a deadline already due, as a keepalive is at resume after a
+	 * suspend) fires at the next iteration: it_value 0 would disarm */
+	struct fired now = { 0 }, later = { 0 };
+	struct mb_timer *a = mb_timer_new(on_fire, &now), *b = mb_timer_new(on_fire, &later);
+	mb_timer_arm(b, 3600);
+	mb_timer_arm(a, 0);
+	run_until(&now.calls);
+	ck_assert_int_eq(now.calls, 1);
 	ck_assert_int_eq(later.calls, 0);
-	g_source_remove(late);
+	ck_assert(mb_timer_armed(b));
+	mb_timer_free(a);
+	mb_timer_free(b);
 }
 END_TEST
 
 START_TEST(test_in_deadline_order)
 {
 	struct fired first = { 0 }, second = { 0 };
-	gint64 now = mb_boottimer_now();
+	struct mb_timer *a = mb_timer_new(on_fire, &second), *b = mb_timer_new(on_fire, &first);
 	calls_so_far = 0;
-	mb_boottimer_add_at(now + 2 * G_USEC_PER_SEC, on_fire, &second);
-	mb_boottimer_add_at(now + G_USEC_PER_SEC / 2, on_fire, &first);
+	mb_timer_arm(a, 2);
+	mb_timer_arm(b, 1);
 	run_until(&second.calls);
 	ck_assert_int_eq(first.calls, 1);
 	ck_assert_int_eq(first.order, 1);
 	ck_assert_int_eq(second.order, 2);
+	mb_timer_free(a);
+	mb_timer_free(b);
 }
 END_TEST
 
-START_TEST(test_removed_never_fires)
+START_TEST(test_freed_never_fires)
 {
 	struct fired removed = { 0 }, kept = { 0 }, first = { 0 };
 	/* the first timer makes the shared epoll set (epoll-source.h), which
 	 * stays: count from after it */
-	mb_boottimer_add_at(0, on_fire, &first);
+	struct mb_timer *t = mb_timer_new(on_fire, &first);
+	mb_timer_arm(t, 0);
 	run_until(&first.calls);
+	mb_timer_free(t);
 	g_main_context_iteration(NULL, FALSE);  /* the context's own eventfd */
 	int fds = open_fds();
-	guint id = mb_boottimer_add_seconds(1, on_fire, &removed);
+	struct mb_timer *r = mb_timer_new(on_fire, &removed);
+	ck_assert_int_eq(open_fds(), fds + 1);  /* one timerfd for its whole life */
+	mb_timer_arm(r, 1);
+	mb_timer_arm(r, 1);
 	ck_assert_int_eq(open_fds(), fds + 1);
-	g_source_remove(id);
+	mb_timer_free(r);
 	ck_assert_int_eq(open_fds(), fds);
-	mb_boottimer_add_seconds(2, on_fire, &kept);
+	struct mb_timer *k = mb_timer_new(on_fire, &kept);
+	mb_timer_arm(k, 2);
 	run_until(&kept.calls);
 	ck_assert_int_eq(removed.calls, 0);
-	ck_assert_int_eq(open_fds(), fds);  /* a fired one closes its fd too */
+	mb_timer_free(k);
+	ck_assert_int_eq(open_fds(), fds);
 }
 END_TEST
 
@@ -175,9 +193,9 @@ boottimer_suite(void)
 	Suite *s = suite_create("boottimer");
 	TCase *tc = tcase_create("deadlines");
 	tcase_add_test(tc, test_fires_once);
-	tcase_add_test(tc, test_past_deadline_fires_at_once);
+	tcase_add_test(tc, test_zero_fires_at_once);
 	tcase_add_test(tc, test_in_deadline_order);
-	tcase_add_test(tc, test_removed_never_fires);
+	tcase_add_test(tc, test_freed_never_fires);
 	tcase_add_test(tc, test_timer_reuse);
 	tcase_set_timeout(tc, 30);
 	suite_add_tcase(s, tc);
