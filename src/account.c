@@ -1652,7 +1652,8 @@ void mb_account_status_json(const struct mb_account *a, GString *out)
 	json_string(out, worst->last_error);
 	g_string_append(out, ",\"reason\":");
 	json_string(out, st == MB_WATCH_POLLING ? polling_reasons[worst->polling] : NULL);
-	g_string_append_printf(out, ",\"quiet\":%s,\"quiet_until\":", quiet ? "true" : "false");
+	g_string_append_printf(out, ",\"notify\":%s,\"quiet\":%s,\"quiet_until\":",
+		mb_account_config_notify(a->config, a->ac) ? "true" : "false", quiet ? "true" : "false");
 	json_time(out, quiet ? quiet_end : 0);
 	g_string_append_printf(out, ",\"held\":%u,\"connections\":[", mb_notify_held(a->ac->name));
 	for (guint i = 0; i < a->watches->len; i++) {

@@ -284,7 +284,11 @@ static void print_status(JsonObject *root)
 {
 	gint64 until = member_time(root, "paused_until");
 	gint64 held = json_object_get_int_member_with_default(root, "held", 0);
-	if (json_object_get_boolean_member_with_default(root, "paused", FALSE)) {
+	/* "notify" is absent from a mailbell older than this client */
+	bool any_notify = json_object_get_boolean_member_with_default(root, "notify", TRUE);
+	if (!any_notify) {
+		printf("notifications: off (notify = no)");
+	} else if (json_object_get_boolean_member_with_default(root, "paused", FALSE)) {
 		char *u = until ? format_time(until) : g_strdup("resumed");
 		printf("notifications: paused until %s", u);
 		g_free(u);
@@ -299,6 +303,8 @@ static void print_status(JsonObject *root)
 		JsonObject *a = json_array_get_object_element(accounts, i);
 		const char *name = member_string(a, "name");
 		print_state(name ? name : "?", a, "");
+		if (any_notify && !json_object_get_boolean_member_with_default(a, "notify", TRUE))
+			printf("  no notifications (notify = no)\n");
 		if (json_object_get_boolean_member_with_default(a, "quiet", FALSE)) {
 			char *q = format_time(member_time(a, "quiet_until"));
 			printf("  quiet hours until %s\n", q);

@@ -104,6 +104,26 @@ class CtlTest(h.DovecotTestCase):
 		self.assertRegex(human.stdout, r'(?m)^  INBOX: 1 reported since start, the last at ')
 		self.assertStoppedCleanly(mb)
 
+	def test_status_says_when_notifications_are_off(self):
+		# notify = no for one account: "no notifications" under it; for every account: the first
+		# line says off, whatever a pause says
+		mb = self.start({'work': h.Mailbell.account(self.dovecot, 'alice'),
+				 'quiet': h.Mailbell.account(self.dovecot, 'bob', notify='no')})
+		st = self.status(mb)
+		self.assertTrue(st['notify'])
+		self.assertEqual([(a['name'], a['notify']) for a in st['accounts']], [('work', True), ('quiet', False)])
+		human = self.ctl(mb, 'status').stdout
+		self.assertRegex(human, r'(?m)^notifications: on$')
+		self.assertRegex(human, r'(?m)^quiet: idle since [^\n]*\n  no notifications \(notify = no\)$')
+		self.assertNotRegex(human, r'(?m)^work: idle since [^\n]*\n  no notifications')
+		self.assertStoppedCleanly(mb)
+		mb = self.start(general={'notify': 'no'})
+		st = self.status(mb)
+		self.assertFalse(st['notify'])
+		self.assertFalse(st['accounts'][0]['notify'])
+		self.assertRegex(self.ctl(mb, 'status').stdout, r'(?m)^notifications: off \(notify = no\)$')
+		self.assertStoppedCleanly(mb)
+
 	def test_status_during_backoff(self):
 		dead = h.free_port()
 		bad = dict(h.Mailbell.account(self.dovecot, 'bob'), port=str(dead))
