@@ -16,6 +16,7 @@
 #include <openssl/x509v3.h>
 
 #include "epoll-source.h"
+#include "tls-resume.h"
 
 #if OPENSSL_VERSION_NUMBER < 0x30000000L
 #define SSL_get1_peer_certificate SSL_get_peer_certificate
@@ -26,6 +27,15 @@
 #define TCP_KEEPALIVE_IDLE 120
 #define TCP_KEEPALIVE_INTERVAL 30
 #define TCP_KEEPALIVE_COUNT 4
+
+/* Session resumption (tls-resume.h): full handshakes at once per server
+ * while tickets are short, the longest a connection waits for a ticket,
+ * tickets kept per server, and the longest a ticket is offered after it
+ * came (seconds; less if the server says so). */
+#define RESUME_PARALLEL 8
+#define RESUME_MAX_WAIT_MS 2000
+#define RESUME_KEEP 64
+#define RESUME_MAX_AGE 3600
 
 enum net_state {
 	NET_CONNECTING,
@@ -58,6 +68,15 @@ struct mb_net {
 	 * poll every connection's socket at each iteration (epoll-source.h) */
 	struct mb_epoll_watch *watch;  /* G_IO_IN, plus G_IO_OUT while needed */
 	guint deadline;
+
+	/* session resumption (tls-resume.h) */
+	struct mb_resume *resume;   /* this server's pool, lives until exit */
+	bool resume_waiting;        /* queued for a ticket */
+	bool resume_owed;           /* started through the pool: settle once */
+	bool resume_skip;           /* start without the pool (data came while queued) */
+	bool brought_ticket;        /* this connection gave the pool a ticket */
+	bool offered_ticket;        /* its ClientHello offered one */
+	SSL_SESSION *ticket;        /* handed over by the pool, not yet offered */
 };
 
 static GQuark net_error_quark(void)
@@ -89,8 +108,27 @@ static void remove_source(guint *id)
 	}
 }
 
+static void resume_settle(struct mb_net *net)
+{
+	if (net->resume_owed) {
+		net->resume_owed = false;
+		bool refused = net->offered_ticket && net->ssl && SSL_is_init_finished(net->ssl)
+			&& !SSL_session_reused(net->ssl);
+		mb_resume_settled(net->resume, net->brought_ticket, refused);
+	}
+}
+
 static void close_all(struct mb_net *net)
 {
+	if (net->resume_waiting) {
+		mb_resume_cancel(net->resume, net);
+		net->resume_waiting = false;
+	}
+	resume_settle(net);
+	if (net->ticket) {
+		SSL_SESSION_free(net->ticket);
+		net->ticket = NULL;
+	}
 	/* out of the epoll set before the socket is closed */
 	mb_epoll_watch_remove(net->watch);
 	net->watch = NULL;
@@ -160,6 +198,8 @@ static void do_read(struct mb_net *net)
 			ERR_clear_error();
 			int n = SSL_read(net->ssl, buf, sizeof buf);
 			if (n > 0) {
+				/* the server's tickets come before its first data */
+				resume_settle(net);
 				deliver(net, buf, (size_t)n);
 				continue;
 			}
@@ -301,8 +341,9 @@ static void tls_ready(struct mb_net *net)
 	remove_source(&net->deadline);
 	net->state = NET_OPEN;
 	net->tls_ok = true;
-	g_debug("%s:%u: %s, %s", net->host, net->port, SSL_get_version(net->ssl),
-		SSL_get_cipher_name(net->ssl));
+	g_debug("%s:%u: %s, %s%s", net->host, net->port, SSL_get_version(net->ssl),
+		SSL_get_cipher_name(net->ssl), SSL_session_reused(net->ssl) ? ", session resumed"
+		: net->offered_ticket ? ", ticket not accepted: new session" : "");
 	net->cb.ready(net, net->data);
 }
 
@@ -353,6 +394,48 @@ static gboolean on_deadline(gpointer user_data)
 	return G_SOURCE_REMOVE;
 }
 
+/* A ticket from the server (RFC 8446 4.6.1; RFC 5077 for TLS 1.2), for
+ * the pool of the connection it came on. Returning 1 keeps the reference. */
+static int on_new_session(SSL *ssl, SSL_SESSION *session)
+{
+	struct mb_net *net = SSL_get_app_data(ssl);
+	if (!net || !net->resume || !SSL_SESSION_is_resumable(session))
+		return 0;
+	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+	gint64 lifetime = (gint64)SSL_SESSION_get_time(session) + SSL_SESSION_get_timeout(session) - now;
+	if (lifetime <= 0)
+		return 0;
+	gint64 expires = (now + MIN(lifetime, RESUME_MAX_AGE)) * G_USEC_PER_SEC;
+	net->brought_ticket = true;
+	mb_resume_ticket(net->resume, session, expires);
+	return 1;
+}
+
+static void on_resume_go(void *waiter, void *ticket);
+
+/* The pool for this connection's server and trust settings: a ticket is
+ * only ever offered where the handshake that earned it was verified the
+ * same way (same host name, port, ca_file or pinned fingerprint, TLS
+ * mode). Pools live until exit, like the contexts. */
+static struct mb_resume *pool_for(const struct mb_net *net)
+{
+	static GHashTable *pools;
+	if (!pools)
+		pools = g_hash_table_new(g_str_hash, g_str_equal);
+	char *key = g_strdup_printf("%s\n%u\n%s\n%s\n%s", net->host, net->port,
+		net->ca_file ? net->ca_file : "", net->fingerprint ? net->fingerprint : "",
+		net->implicit_tls ? "implicit" : "starttls");
+	struct mb_resume *r = g_hash_table_lookup(pools, key);
+	if (r) {
+		g_free(key);
+		return r;
+	}
+	r = mb_resume_new(RESUME_PARALLEL, RESUME_MAX_WAIT_MS, RESUME_KEEP, on_resume_go,
+		(GDestroyNotify)SSL_SESSION_free);
+	g_hash_table_insert(pools, key, r);
+	return r;
+}
+
 static SSL_CTX *get_ctx(const char *ca_file, GError **error)
 {
 	/* One context per trust store: loading the system store costs a few
@@ -373,6 +456,10 @@ static SSL_CTX *get_ctx(const char *ca_file, GError **error)
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE
 		| SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	/* tickets go to the pools (pool_for()), never to OpenSSL's own cache
+	 * nor to disk */
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+	SSL_CTX_sess_set_new_cb(ctx, on_new_session);
 	if (ca_file) {
 		if (SSL_CTX_load_verify_locations(ctx, ca_file, NULL) != 1) {
 			char *text = ssl_error_text();
@@ -397,8 +484,49 @@ ssl_error:;
 	return NULL;
 }
 
+/* Whether the handshake may start now: through the pool (a ticket to
+ * offer, or a full handshake allowed), or false while it waits, watching
+ * only for input (on_io() gives up waiting when the server speaks or hangs
+ * up first). The handshake deadline counts the wait. */
+static bool resume_gate(struct mb_net *net)
+{
+	if (net->resume_owed || net->resume_waiting)
+		return !net->resume_waiting;
+	net->resume = pool_for(net);
+	if (net->resume_skip)
+		return true;
+	void *ticket = NULL;
+	if (mb_resume_begin(net->resume, net, &ticket)) {
+		net->resume_owed = true;
+		net->ticket = ticket;
+		return true;
+	}
+	net->resume_waiting = true;
+	net->io_wants_write = false;
+	remove_source(&net->deadline);
+	net->deadline = g_timeout_add_seconds(net->timeout, on_deadline, net);
+	return false;
+}
+
+static void begin_handshake(struct mb_net *net);
+static void update_write_watch(struct mb_net *net);
+
+static void on_resume_go(void *waiter, void *ticket)
+{
+	struct mb_net *net = waiter;
+	net->resume_waiting = false;
+	net->resume_owed = true;
+	net->ticket = ticket;
+	net_ref(net);
+	begin_handshake(net);
+	update_write_watch(net);
+	net_unref(net);
+}
+
 static void begin_handshake(struct mb_net *net)
 {
+	if (!resume_gate(net))
+		return;
 	GError *error = NULL;
 	SSL_CTX *ctx = get_ctx(net->ca_file, &error);
 	if (!ctx) {
@@ -412,6 +540,13 @@ static void begin_handshake(struct mb_net *net)
 		fail(net, net_error_quark(), 0, "TLS setup: %s", text);
 		g_free(text);
 		return;
+	}
+	SSL_set_app_data(net->ssl, net);
+	if (net->ticket) {
+		SSL_set_session(net->ssl, net->ticket); /* takes its own reference */
+		net->offered_ticket = true;
+		SSL_SESSION_free(net->ticket);
+		net->ticket = NULL;
 	}
 	if (net->fingerprint) {
 		SSL_set_verify(net->ssl, SSL_VERIFY_PEER, verify_accept_all);
@@ -462,6 +597,13 @@ static void on_io(int fd, GIOCondition cond, void *user_data)
 	net_ref(net);
 	net->io_wants_write = false;
 	if (net->state == NET_HANDSHAKE && !net->ssl) {
+		if (net->resume_waiting) {
+			/* the server spoke or hung up before our ClientHello:
+			 * no more waiting (level-triggered input would spin) */
+			mb_resume_cancel(net->resume, net);
+			net->resume_waiting = false;
+			net->resume_skip = true;
+		}
 		begin_handshake(net);
 	} else if (net->state == NET_HANDSHAKE) {
 		do_handshake(net);
@@ -592,6 +734,13 @@ void mb_net_destroy(struct mb_net *net)
 	if (!net)
 		return;
 	net->doomed = true;
+	if (net->ssl && net->state == NET_OPEN && net->tls_ok) {
+		/* close_notify (RFC 8446 6.1), not waited for: without it a
+		 * server may count the session as broken and refuse its tickets */
+		ERR_clear_error();
+		SSL_shutdown(net->ssl);
+		ERR_clear_error();
+	}
 	close_all(net);
 	net_unref(net);
 }
