@@ -988,7 +988,7 @@ static void on_missing(struct mb_imap_session *session, const char *mailbox, con
 		/* once until it can be opened: a retry every few minutes
 		 * would fill the log */
 		ms->missing_told = true;
-		g_warning("%s: %s; mailbell --check lists the server's mailboxes", w->name, line);
+		g_warning("%s: %s (mailbell --check lists the server's mailboxes)", w->name, line);
 		char *summary = g_strdup_printf("mailbell: cannot open mailbox %s (%s)", mailbox,
 			a->ac->name);
 		mb_notify_text(summary, line, "email", true);
@@ -1406,18 +1406,20 @@ static void on_checked(struct mb_imap_session *session, const struct mb_imap_che
 	struct watch *w = data;
 	struct mb_account *a = w->acct;
 	GString *missing = g_string_new(NULL), *found = g_string_new(NULL);
+	GHashTable *listed = g_hash_table_new(g_str_hash, g_str_equal); /* each name once */
 	for (char **p = a->ac->mailboxes; p && *p; p++) {
 		bool any = false;
 		for (const char *const *n = res->names; *n; n++) {
 			if (list_match(*p, *n, res->delimiter)) {
 				any = true;
-				if (found->len < 1000)
+				if (found->len < 1000 && g_hash_table_add(listed, (gpointer)*n))
 					g_string_append_printf(found, "%s%s", found->len ? ", " : "", *n);
 			}
 		}
 		if (!any)
 			g_string_append_printf(missing, "%s\"%s\"", missing->len ? ", " : "", *p);
 	}
+	g_hash_table_destroy(listed);
 	GString *caps = g_string_new(NULL);
 	static const char *const wanted[] = { "IDLE", "NOTIFY", "CONDSTORE", "PREVIEW" };
 	for (size_t i = 0; i < G_N_ELEMENTS(wanted); i++) {

@@ -1,7 +1,8 @@
 /* One client connection: asynchronous connect through GIO (DNS never blocks
  * the loop), OpenSSL TLS (implicit or STARTTLS) with certificate and host
- * name verification, and buffered non-blocking I/O on the GLib main loop.
- * The only file that includes OpenSSL. */
+ * name verification, session resumption across the connections to one
+ * server (tls-resume.h), and buffered non-blocking I/O on the GLib main
+ * loop. The only file that includes OpenSSL. */
 #ifndef MB_NET_H
 #define MB_NET_H
 
@@ -56,8 +57,9 @@ bool mb_net_is_tls(const struct mb_net *net);
  * nothing after failure. */
 void mb_net_write(struct mb_net *net, const void *buf, size_t len);
 
-/* Closes the connection (TLS close_notify is not waited for) and frees net.
- * No callback runs afterwards. NULL is a no-op. */
+/* Closes the connection and frees net: an open TLS connection sends
+ * close_notify first (RFC 8446 6.1), not waiting for the server's. No
+ * callback runs afterwards. NULL is a no-op. */
 void mb_net_destroy(struct mb_net *net);
 
 #endif

@@ -24,7 +24,8 @@ class CheckTest(h.DovecotTestCase):
 	def test_good_account(self):
 		with self.dovecot.imap('alice') as c:
 			c.create('Lists.rust')
-		mb = self.config({'work': h.Mailbell.account(self.dovecot, 'alice', mailboxes='INBOX, Lists.*')})
+		# IN* matches INBOX again: each mailbox is listed once
+		mb = self.config({'work': h.Mailbell.account(self.dovecot, 'alice', mailboxes='INBOX, Lists.*, IN*')})
 		os.rmdir(mb.state_dir)
 		r = self.run_mailbell(mb, '--check')
 		self.assertEqual(r.returncode, 0, r)
