@@ -15,6 +15,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "boottimer.h"
 #include "epoll-source.h"
 #include "tls-resume.h"
 
@@ -67,7 +68,10 @@ struct mb_net {
 	/* in the shared epoll set rather than a GSource of its own: GLib would
 	 * poll every connection's socket at each iteration (epoll-source.h) */
 	struct mb_epoll_watch *watch;  /* G_IO_IN, plus G_IO_OUT while needed */
-	guint deadline;
+	/* connect and handshake deadline: a timerfd in the epoll set, not a
+	 * GLib timeout, which every main loop iteration would look at while a
+	 * thousand connections start */
+	struct mb_timer *deadline;
 
 	/* session resumption (tls-resume.h) */
 	struct mb_resume *resume;   /* this server's pool, lives until exit */
@@ -93,19 +97,12 @@ static void net_unref(struct mb_net *net)
 {
 	if (--net->refs > 0)
 		return;
+	mb_timer_free(net->deadline);
 	g_free(net->host);
 	g_free(net->ca_file);
 	g_free(net->fingerprint);
 	g_byte_array_unref(net->out);
 	g_free(net);
-}
-
-static void remove_source(guint *id)
-{
-	if (*id) {
-		g_source_remove(*id);
-		*id = 0;
-	}
 }
 
 static void resume_settle(struct mb_net *net)
@@ -132,7 +129,8 @@ static void close_all(struct mb_net *net)
 	/* out of the epoll set before the socket is closed */
 	mb_epoll_watch_remove(net->watch);
 	net->watch = NULL;
-	remove_source(&net->deadline);
+	mb_timer_free(net->deadline); /* from its own callback too */
+	net->deadline = NULL;
 	if (net->cancel) {
 		g_cancellable_cancel(net->cancel);
 		g_clear_object(&net->cancel);
@@ -338,7 +336,8 @@ static bool check_peer(struct mb_net *net)
 
 static void tls_ready(struct mb_net *net)
 {
-	remove_source(&net->deadline);
+	if (net->deadline)
+		mb_timer_disarm(net->deadline);
 	net->state = NET_OPEN;
 	net->tls_ok = true;
 	g_debug("%s:%u: %s, %s%s", net->host, net->port, SSL_get_version(net->ssl),
@@ -384,7 +383,6 @@ static void do_handshake(struct mb_net *net)
 static gboolean on_deadline(gpointer user_data)
 {
 	struct mb_net *net = user_data;
-	net->deadline = 0;
 	if (net->state == NET_CONNECTING)
 		fail(net, G_IO_ERROR, G_IO_ERROR_TIMED_OUT, "connect to %s:%u timed out after %us",
 			net->host, net->port, net->timeout);
@@ -434,6 +432,16 @@ static struct mb_resume *pool_for(const struct mb_net *net)
 		(GDestroyNotify)SSL_SESSION_free);
 	g_hash_table_insert(pools, key, r);
 	return r;
+}
+
+/* (Re)starts the timeout seconds for the connect or handshake under way. */
+static void arm_deadline(struct mb_net *net)
+{
+	if (net->state == NET_FAILED || net->doomed)
+		return;
+	if (!net->deadline)
+		net->deadline = mb_timer_new(on_deadline, net);
+	mb_timer_arm(net->deadline, net->timeout);
 }
 
 static SSL_CTX *get_ctx(const char *ca_file, GError **error)
@@ -503,8 +511,7 @@ static bool resume_gate(struct mb_net *net)
 	}
 	net->resume_waiting = true;
 	net->io_wants_write = false;
-	remove_source(&net->deadline);
-	net->deadline = g_timeout_add_seconds(net->timeout, on_deadline, net);
+	arm_deadline(net);
 	return false;
 }
 
@@ -565,8 +572,7 @@ static void begin_handshake(struct mb_net *net)
 		SSL_set_tlsext_host_name(net->ssl, net->host);
 	SSL_set_connect_state(net->ssl);
 	net->state = NET_HANDSHAKE;
-	remove_source(&net->deadline);
-	net->deadline = g_timeout_add_seconds(net->timeout, on_deadline, net);
+	arm_deadline(net);
 	do_handshake(net);
 }
 
@@ -670,7 +676,8 @@ static void on_connected(GObject *source, GAsyncResult *res, gpointer user_data)
 		begin_handshake(net);
 		update_write_watch(net);
 	} else {
-		remove_source(&net->deadline);
+		if (net->deadline)
+			mb_timer_disarm(net->deadline);
 		net->state = NET_OPEN;
 		net->cb.ready(net, net->data);
 	}
@@ -701,7 +708,7 @@ struct mb_net *mb_net_connect(const struct mb_net_params *params,
 	g_socket_client_connect_to_host_async(client, net->host, net->port, net->cancel,
 		on_connected, net);
 	g_object_unref(client);
-	net->deadline = g_timeout_add_seconds(net->timeout, on_deadline, net);
+	arm_deadline(net);
 	return net;
 }
 

@@ -35,7 +35,8 @@ deleted, as the previous run did, is slow, and the figures vary with it).
 MAILBELL_KEEP_TMP=1 keeps the temporary directory (mailbell's and Dovecot's logs).
 
 Usage: tests/bench/scale.py [--accounts N] [--messages M] [--seed S] [--tls MODE]
-                            [--verbose] [--state-parent DIR] [--wrap CMD]
+                            [--login-processes N] [--verbose] [--state-parent DIR]
+                            [--wrap CMD]
        (MAILBELL=path/to/mailbell, default build/src/mailbell)
 Prints figures; asserts nothing (exits non-zero only when the setup fails).
 """
@@ -102,9 +103,11 @@ def sysctl_restore(changed):
 IMAP_CLIENTS = 50  # sessions per Dovecot imap process
 
 
-def dovecot_conf(n, extra_clients):
-    """Limits for n idle sessions plus the bench's own APPEND connections."""
+def dovecot_conf(n, extra_clients, login_processes=None):
+    """Limits for n idle sessions plus the bench's own APPEND connections; login_processes
+    (default: as many as CPUs, up to 4) fixes the number of imap-login processes."""
     total = n + extra_clients + 50
+    cpus = os.cpu_count() or 2
     settings = [
         # Dovecot's default is one imap process per session: forking and setting up a
         # thousand of them costs several CPU seconds on a 2-CPU machine, which mailbell
@@ -114,11 +117,13 @@ def dovecot_conf(n, extra_clients):
         ('service imap', 'client_limit', IMAP_CLIENTS),
         ('service imap', 'process_limit', total // IMAP_CLIENTS + 10),
         # login processes in high-performance mode: a few processes proxy every TLS
-        # connection, instead of one process per connection (capped at 100 by default)
+        # connection, instead of one process per connection (capped at 100 by default).
+        # Each has its own TLS session-ticket key: a ticket resumes only on the process
+        # that issued it.
         ('service imap-login', 'service_count', 0),
-        ('service imap-login', 'process_min_avail', os.cpu_count() or 2),
+        ('service imap-login', 'process_min_avail', login_processes or cpus),
         ('service imap-login', 'client_limit', total),
-        ('service imap-login', 'process_limit', max(4, os.cpu_count() or 2)),
+        ('service imap-login', 'process_limit', login_processes or max(4, cpus)),
         # each imap and imap-login process talks to these
         ('service anvil', 'client_limit', 2 * total + 100),
         ('service auth', 'client_limit', 2 * total + 100),
@@ -298,6 +303,9 @@ def main():
     ap.add_argument('--tls', default='implicit', choices=('implicit', 'starttls', 'none'),
                     help='how the accounts connect (default implicit; none shows what the TLS '
                     'handshakes cost, by difference)')
+    ap.add_argument('--login-processes', type=int, metavar='N',
+                    help='Dovecot imap-login processes (default: one per CPU, up to 4); each has '
+                    'its own TLS ticket key, so with 1 every session ticket can resume')
     ap.add_argument('--verbose', action='store_true',
                     help='run mailbell with -v (its debug log; default: the default log level)')
     ap.add_argument('--wrap', default='', help='a command to run mailbell under, e.g. '
@@ -327,7 +335,7 @@ def main():
         else:
             print('  not root: fs.inotify limits left alone (Dovecot may poll every 30 s '
                   'after 128 sessions)')
-        conf, settings = dovecot_conf(n, len(senders))
+        conf, settings = dovecot_conf(n, len(senders), a.login_processes)
         for section, key, value in settings:
             print(f'  dovecot {section + " " if section else ""}{key} = {value}')
         certs = h.make_ca(os.path.join(d, 'certs'))
