@@ -121,7 +121,12 @@ static void close_all(struct mb_net *net)
 		mb_resume_cancel(net->resume, net);
 		net->resume_waiting = false;
 	}
-	resume_settle(net);
+	if (net->resume_owed) {
+		/* closed or failed before the server's first data: that says
+		 * nothing about its tickets */
+		net->resume_owed = false;
+		mb_resume_abandoned(net->resume);
+	}
 	if (net->ticket) {
 		SSL_SESSION_free(net->ticket);
 		net->ticket = NULL;
@@ -493,9 +498,11 @@ ssl_error:;
 }
 
 /* Whether the handshake may start now: through the pool (a ticket to
- * offer, or a full handshake allowed), or false while it waits, watching
- * only for input (on_io() gives up waiting when the server speaks or hangs
- * up first). The handshake deadline counts the wait. */
+ * offer, or a full handshake allowed), or false while it waits, in state
+ * NET_HANDSHAKE and watching only for input (on_io() gives up waiting when
+ * the server speaks or hangs up first). While it waits the deadline is
+ * timeout plus the pool's longest wait; the handshake then gets timeout of
+ * its own. */
 static bool resume_gate(struct mb_net *net)
 {
 	if (net->resume_owed || net->resume_waiting)
@@ -510,8 +517,10 @@ static bool resume_gate(struct mb_net *net)
 		return true;
 	}
 	net->resume_waiting = true;
+	net->state = NET_HANDSHAKE; /* implicit TLS comes here from NET_CONNECTING */
 	net->io_wants_write = false;
 	arm_deadline(net);
+	mb_timer_arm(net->deadline, net->timeout + (RESUME_MAX_WAIT_MS + 999) / 1000);
 	return false;
 }
 

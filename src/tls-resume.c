@@ -205,6 +205,14 @@ void mb_resume_settled(struct mb_resume *r, bool brought_ticket, bool refused)
 		schedule(r, 0);
 }
 
+void mb_resume_abandoned(struct mb_resume *r)
+{
+	if (r->in_flight > 0)
+		r->in_flight--;
+	if (!g_queue_is_empty(&r->waiters))
+		schedule(r, 0);
+}
+
 unsigned mb_resume_tickets(const struct mb_resume *r)
 {
 	return g_queue_get_length((GQueue *)&r->tickets);

@@ -54,7 +54,8 @@ void mb_resume_free(struct mb_resume *r);
  * handshake. Returns true when it may start now, with *ticket_r a ticket
  * it owns or NULL (full handshake). Returns false when it is queued: go()
  * will be called for it once, unless mb_resume_cancel() comes first.
- * Either way, one mb_resume_settled() must follow the start. */
+ * Either way, one mb_resume_settled() or mb_resume_abandoned() must follow
+ * the start. */
 bool mb_resume_begin(struct mb_resume *r, void *waiter, void **ticket_r);
 
 /* The waiter is gone before its go(): forget it. A waiter not queued is
@@ -67,10 +68,16 @@ void mb_resume_cancel(struct mb_resume *r, void *waiter);
 void mb_resume_ticket(struct mb_resume *r, void *ticket, gint64 expires);
 
 /* A handshake that mb_resume_begin() or go() started has settled: the
- * connection's first data arrived (tickets come before it), or it failed.
+ * connection's first data arrived (tickets come before it).
  * brought_ticket: whether this connection gave the pool a ticket; refused:
  * it offered one and the server made a new session instead. */
 void mb_resume_settled(struct mb_resume *r, bool brought_ticket, bool refused);
+
+/* A handshake that mb_resume_begin() or go() started ended before it
+ * settled (the connection was closed by its owner, or failed before the
+ * server's first data): it teaches nothing about tickets, and frees its
+ * place for a waiter. */
+void mb_resume_abandoned(struct mb_resume *r);
 
 /* Counters for the log and tests: tickets in the pool, connections
  * queued, handshakes started and not settled. */

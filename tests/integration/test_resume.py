@@ -10,10 +10,13 @@ whose certificate changed behind the same port is refused even though tickets ar
 new process does not take them back, and the full handshake fails verification)."""
 
 import hashlib
+import os
 import re
 import signal
+import socket
 import ssl
 import sys
+import threading
 import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
@@ -34,6 +37,41 @@ REFUSED = r'ticket not accepted: new session'
 def fingerprint(crt):
 	with open(crt) as fh:
 		return hashlib.sha256(ssl.PEM_cert_to_DER_cert(fh.read())).hexdigest()
+
+
+class HangFirstServer:
+	"""Holds the first connection open without a word (its handshake never ends); closes every
+	later one as soon as it is accepted, before any TLS."""
+
+	def __init__(self):
+		self.sock = socket.socket()
+		self.sock.bind(('127.0.0.1', 0))
+		self.sock.listen(16)
+		self.port = self.sock.getsockname()[1]
+		self.held = []
+		threading.Thread(target=self.serve, daemon=True).start()
+
+	def serve(self):
+		while True:
+			try:
+				conn, _ = self.sock.accept()
+			except OSError:
+				return
+			if not self.held:
+				self.held.append(conn)
+			else:
+				conn.close()
+
+	def close(self):
+		self.sock.close()
+		for c in self.held:
+			c.close()
+
+
+def cpu_seconds(pid):
+	with open(f'/proc/{pid}/stat') as f:
+		fields = f.read().rsplit(')', 1)[1].split()
+	return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
 
 
 class ResumeTest(h.DovecotTestCase):
@@ -98,6 +136,26 @@ class ResumeTest(h.DovecotTestCase):
 		self.assertEqual(self.count(mb, RESUMED), 2, mb.log())
 		self.assertNotRegex(mb.log(), r'wrongpin: idling')
 		self.assertNotRegex(self.dovecot_log(), r'Login: user=<odd>')
+		self.assertStoppedCleanly(mb)
+
+	def test_waiting_connection_sees_the_server_hang_up(self):
+		# The first connection's handshake hangs, so the others wait for its tickets; the
+		# server then closes them. Each must stop waiting at once (a handshake that fails with
+		# "unexpected eof", not the end of the 2 s longest wait) and must not spin on the
+		# closed socket meanwhile (level-triggered input): mailbell's CPU stays small.
+		srv = HangFirstServer()
+		self.addCleanup(srv.close)
+		acct = dict(h.Mailbell.account(self.dovecot, 'alice'), port=str(srv.port))
+		mb = self.mailbell({'a': acct, 'b': dict(acct), 'c': dict(acct)})
+		mb.wait_log(r'[bc]: TLS handshake', timeout=10)
+		mb.wait_log(r'[bc]: TLS handshake', timeout=10, count=2)
+		cpu0 = cpu_seconds(mb.pid())
+		# all mailbell's CPU since it started: a waiter spinning until the longest wait
+		# ended would have burnt most of 2 s by now
+		self.assertLess(cpu0, 1.0, mb.log())
+		time.sleep(3)  # past the longest wait: a spinning waiter would burn most of this
+		self.assertLess(cpu_seconds(mb.pid()) - cpu0, 0.5, mb.log())
+		self.assertNotRegex(mb.log(), r'connect to .* timed out')
 		self.assertStoppedCleanly(mb)
 
 	def test_changed_certificate_behind_the_same_port(self):

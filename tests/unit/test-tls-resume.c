@@ -297,6 +297,29 @@ START_TEST(test_settle_inside_go)
 }
 END_TEST
 
+START_TEST(test_abandoned_teaches_nothing)
+{
+	/* the probe closed by its owner (or failed) before the server's first
+	 * data: the next waiter probes in its place; the server is not taken
+	 * for one without tickets */
+	setup(2, 60000, 16);
+	ck_assert_int_eq(begin(0), 1);
+	ck_assert_int_eq(begin(1), 0);
+	ck_assert_int_eq(begin(2), 0);
+	inside = true;
+	mb_resume_abandoned(pool);
+	inside = false;
+	drain();
+	ck_assert_int_eq(went[1], 1);           /* the new probe */
+	ck_assert_int_eq(went[2], 0);           /* still one at a time */
+	ck_assert_uint_eq(mb_resume_in_flight(pool), 1);
+	give(3, later());
+	drain();
+	ck_assert_int_eq(went[2], 4);
+	mb_resume_free(pool);
+}
+END_TEST
+
 START_TEST(test_free_with_waiters)
 {
 	setup(1, 100, 16);
@@ -325,6 +348,7 @@ static Suite *resume_suite(void)
 	tcase_add_test(tc, test_longest_wait);
 	tcase_add_test(tc, test_cancel);
 	tcase_add_test(tc, test_settle_inside_go);
+	tcase_add_test(tc, test_abandoned_teaches_nothing);
 	tcase_add_test(tc, test_free_with_waiters);
 	tcase_set_timeout(tc, 30);
 	suite_add_tcase(s, tc);
