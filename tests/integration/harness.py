@@ -166,7 +166,8 @@ def sanitizer_env(env):
 
 
 def mailbell_path():
-	return os.environ.get('MAILBELL') or os.path.join(REPO, 'build', 'src', 'mailbell')
+	# absolute: mailbell runs in a directory of its own (MAILBELL=build/src/mailbell works too)
+	return os.path.abspath(os.environ.get('MAILBELL') or os.path.join(REPO, 'build', 'src', 'mailbell'))
 
 
 def dbus_python():
