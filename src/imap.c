@@ -153,16 +153,11 @@ static char *encode_mailbox(const char *utf8)
 
 void set_state(struct mb_imap_session *s, enum state to)
 {
-	if (s->state == to) {
-		if (s->why[0]) /* a second command of the same kind (EXAMINE) */
-			g_debug("%s: %s -> %s (%s)", s->name, state_names[s->why_from], state_names[to],
-				s->why);
-		s->why[0] = '\0';
-		return;
-	}
+	/* with a reason, a second command of the same kind (EXAMINE) is
+	 * traced too */
 	if (s->why[0])
 		g_debug("%s: %s -> %s (%s)", s->name, state_names[s->why_from], state_names[to], s->why);
-	else
+	else if (s->state != to)
 		g_debug("%s: %s -> %s", s->name, state_names[s->state], state_names[to]);
 	s->why[0] = '\0';
 	s->state = to;
