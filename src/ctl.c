@@ -284,8 +284,13 @@ static void print_status(JsonObject *root)
 {
 	gint64 until = member_time(root, "paused_until");
 	gint64 held = json_object_get_int_member_with_default(root, "held", 0);
-	/* "notify" is absent from a mailbell older than this client */
-	bool any_notify = json_object_get_boolean_member_with_default(root, "notify", TRUE);
+	/* whether any account notifies ("notify" is absent from a mailbell
+	 * older than this client: then yes) */
+	JsonArray *accounts = json_object_get_array_member(root, "accounts");
+	bool any_notify = !accounts || json_array_get_length(accounts) == 0;
+	for (guint i = 0; accounts && i < json_array_get_length(accounts) && !any_notify; i++)
+		any_notify = json_object_get_boolean_member_with_default(
+			json_array_get_object_element(accounts, i), "notify", TRUE);
 	if (!any_notify) {
 		printf("notifications: off (notify = no)");
 	} else if (json_object_get_boolean_member_with_default(root, "paused", FALSE)) {
@@ -298,7 +303,6 @@ static void print_status(JsonObject *root)
 	if (held)
 		printf(" (%" G_GINT64_FORMAT " held)", held);
 	printf("\n");
-	JsonArray *accounts = json_object_get_array_member(root, "accounts");
 	for (guint i = 0; accounts && i < json_array_get_length(accounts); i++) {
 		JsonObject *a = json_array_get_object_element(accounts, i);
 		const char *name = member_string(a, "name");

@@ -305,16 +305,14 @@ static void on_changed(void *data)
 	mb_ctl_status_changed();
 }
 
-static bool want_notify(const struct mb_config *config);
-
 static char *status_json(void *data)
 {
 	GString *out = g_string_new(NULL);
 	gint64 until = 0;
 	bool paused = mb_notify_paused(&until);
 	g_string_append_printf(out, "{\"version\":\"%s\",\"pid\":%d,\"started\":%" G_GINT64_FORMAT
-		",\"notify\":%s,\"paused\":%s,\"paused_until\":", MB_VERSION, (int)getpid(), started_at,
-		current && want_notify(current->config) ? "true" : "false", paused ? "true" : "false");
+		",\"paused\":%s,\"paused_until\":", MB_VERSION, (int)getpid(), started_at,
+		paused ? "true" : "false");
 	if (paused && until > 0)
 		g_string_append_printf(out, "%" G_GINT64_FORMAT, until);
 	else
