@@ -109,9 +109,8 @@ static void resume_settle(struct mb_net *net)
 {
 	if (net->resume_owed) {
 		net->resume_owed = false;
-		bool refused = net->offered_ticket && net->ssl && SSL_is_init_finished(net->ssl)
-			&& !SSL_session_reused(net->ssl);
-		mb_resume_settled(net->resume, net->brought_ticket, refused);
+		mb_resume_settled(net->resume, net->brought_ticket, net->offered_ticket,
+			SSL_session_reused(net->ssl) == 1);
 	}
 }
 
@@ -134,8 +133,7 @@ static void close_all(struct mb_net *net)
 	/* out of the epoll set before the socket is closed */
 	mb_epoll_watch_remove(net->watch);
 	net->watch = NULL;
-	mb_timer_free(net->deadline); /* from its own callback too */
-	net->deadline = NULL;
+	mb_timer_disarm(net->deadline);
 	if (net->cancel) {
 		g_cancellable_cancel(net->cancel);
 		g_clear_object(&net->cancel);
@@ -341,8 +339,7 @@ static bool check_peer(struct mb_net *net)
 
 static void tls_ready(struct mb_net *net)
 {
-	if (net->deadline)
-		mb_timer_disarm(net->deadline);
+	mb_timer_disarm(net->deadline);
 	net->state = NET_OPEN;
 	net->tls_ok = true;
 	g_debug("%s:%u: %s, %s%s", net->host, net->port, SSL_get_version(net->ssl),
@@ -439,14 +436,12 @@ static struct mb_resume *pool_for(const struct mb_net *net)
 	return r;
 }
 
-/* (Re)starts the timeout seconds for the connect or handshake under way. */
-static void arm_deadline(struct mb_net *net)
+/* (Re)starts the deadline of the connect or handshake under way, seconds
+ * from now. */
+static void arm_deadline(struct mb_net *net, unsigned seconds)
 {
-	if (net->state == NET_FAILED || net->doomed)
-		return;
-	if (!net->deadline)
-		net->deadline = mb_timer_new(on_deadline, net);
-	mb_timer_arm(net->deadline, net->timeout);
+	if (net->state != NET_FAILED && !net->doomed)
+		mb_timer_arm(net->deadline, seconds);
 }
 
 static SSL_CTX *get_ctx(const char *ca_file, GError **error)
@@ -505,8 +500,8 @@ ssl_error:;
  * its own. */
 static bool resume_gate(struct mb_net *net)
 {
-	if (net->resume_owed || net->resume_waiting)
-		return !net->resume_waiting;
+	if (net->resume_waiting)
+		return false;
 	net->resume = pool_for(net);
 	if (net->resume_skip)
 		return true;
@@ -519,30 +514,13 @@ static bool resume_gate(struct mb_net *net)
 	net->resume_waiting = true;
 	net->state = NET_HANDSHAKE; /* implicit TLS comes here from NET_CONNECTING */
 	net->io_wants_write = false;
-	arm_deadline(net);
-	mb_timer_arm(net->deadline, net->timeout + (RESUME_MAX_WAIT_MS + 999) / 1000);
+	arm_deadline(net, net->timeout + (RESUME_MAX_WAIT_MS + 999) / 1000);
 	return false;
 }
 
-static void begin_handshake(struct mb_net *net);
-static void update_write_watch(struct mb_net *net);
-
-static void on_resume_go(void *waiter, void *ticket)
+/* The ClientHello, with the pool's ticket if it gave one. */
+static void start_handshake(struct mb_net *net)
 {
-	struct mb_net *net = waiter;
-	net->resume_waiting = false;
-	net->resume_owed = true;
-	net->ticket = ticket;
-	net_ref(net);
-	begin_handshake(net);
-	update_write_watch(net);
-	net_unref(net);
-}
-
-static void begin_handshake(struct mb_net *net)
-{
-	if (!resume_gate(net))
-		return;
 	GError *error = NULL;
 	SSL_CTX *ctx = get_ctx(net->ca_file, &error);
 	if (!ctx) {
@@ -581,8 +559,28 @@ static void begin_handshake(struct mb_net *net)
 		SSL_set_tlsext_host_name(net->ssl, net->host);
 	SSL_set_connect_state(net->ssl);
 	net->state = NET_HANDSHAKE;
-	arm_deadline(net);
+	arm_deadline(net, net->timeout);
 	do_handshake(net);
+}
+
+static void begin_handshake(struct mb_net *net)
+{
+	if (resume_gate(net))
+		start_handshake(net);
+}
+
+static void update_write_watch(struct mb_net *net);
+
+static void on_resume_go(void *waiter, void *ticket)
+{
+	struct mb_net *net = waiter;
+	net->resume_waiting = false;
+	net->resume_owed = true;
+	net->ticket = ticket;
+	net_ref(net);
+	start_handshake(net);
+	update_write_watch(net);
+	net_unref(net);
 }
 
 /* The kernel refuses a change only when out of memory. Failing the
@@ -685,8 +683,7 @@ static void on_connected(GObject *source, GAsyncResult *res, gpointer user_data)
 		begin_handshake(net);
 		update_write_watch(net);
 	} else {
-		if (net->deadline)
-			mb_timer_disarm(net->deadline);
+		mb_timer_disarm(net->deadline);
 		net->state = NET_OPEN;
 		net->cb.ready(net, net->data);
 	}
@@ -710,6 +707,7 @@ struct mb_net *mb_net_connect(const struct mb_net_params *params,
 	net->fd = -1;
 	net->out = g_byte_array_new();
 	net->cancel = g_cancellable_new();
+	net->deadline = mb_timer_new(on_deadline, net);
 
 	GSocketClient *client = g_socket_client_new();
 	g_socket_client_set_enable_proxy(client, FALSE);
@@ -717,7 +715,7 @@ struct mb_net *mb_net_connect(const struct mb_net_params *params,
 	g_socket_client_connect_to_host_async(client, net->host, net->port, net->cancel,
 		on_connected, net);
 	g_object_unref(client);
-	arm_deadline(net);
+	arm_deadline(net, net->timeout);
 	return net;
 }
 

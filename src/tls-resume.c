@@ -28,7 +28,7 @@ struct mb_resume {
 	GQueue waiters;     /* struct waiter *, oldest first */
 	unsigned in_flight;
 	unsigned dry;       /* handshakes settled in a row without a ticket */
-	unsigned refused;   /* tickets offered in a row and not taken back */
+	unsigned refused;   /* offered tickets refused since one was taken back */
 	enum known known;
 	guint pump;         /* GLib source id of the next pump() */
 };
@@ -181,22 +181,23 @@ void mb_resume_ticket(struct mb_resume *r, void *ticket, gint64 expires)
 		schedule(r, 0);
 }
 
-void mb_resume_settled(struct mb_resume *r, bool brought_ticket, bool refused)
+void mb_resume_settled(struct mb_resume *r, bool brought_ticket, bool offered, bool resumed)
 {
 	if (r->in_flight > 0)
 		r->in_flight--;
-	if (refused && ++r->refused >= r->parallel) {
+	if (resumed)
+		r->refused = 0;
+	else if (offered)
+		r->refused++;
+	r->dry = brought_ticket ? 0 : r->dry + 1;
+	if (r->refused >= r->parallel) {
 		/* tickets come but are not taken back (each of a server's
 		 * processes has its own key, say): waiting for them gains
 		 * nothing; they are still offered */
 		r->known = KNOWN_NONE;
 	} else if (brought_ticket) {
-		if (!refused)
-			r->refused = 0;
-		if (r->refused < r->parallel)
-			r->known = KNOWN_TICKETS;
-		r->dry = 0;
-	} else if (r->known == KNOWN_UNKNOWN || ++r->dry >= r->parallel) {
+		r->known = KNOWN_TICKETS;
+	} else if (r->known == KNOWN_UNKNOWN || r->dry >= r->parallel) {
 		/* the first one, or `parallel` in a row, without a ticket:
 		 * this server does not give them (any more) */
 		r->known = KNOWN_NONE;

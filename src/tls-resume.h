@@ -17,7 +17,8 @@
  * - once one brought a ticket, up to `parallel` full handshakes run while
  *   the pool is empty;
  * - if the first to settle brought none, or `parallel` in a row brought
- *   none, or `parallel` offered tickets in a row were refused, nobody waits
+ *   none, or `parallel` offered tickets were refused since one was last
+ *   taken back, nobody waits
  *   any more (a server without tickets, or whose processes each have their
  *   own ticket key, is not slowed down); tickets are still offered;
  * - no connection waits longer than max_wait_ms.
@@ -69,9 +70,10 @@ void mb_resume_ticket(struct mb_resume *r, void *ticket, gint64 expires);
 
 /* A handshake that mb_resume_begin() or go() started has settled: the
  * connection's first data arrived (tickets come before it).
- * brought_ticket: whether this connection gave the pool a ticket; refused:
- * it offered one and the server made a new session instead. */
-void mb_resume_settled(struct mb_resume *r, bool brought_ticket, bool refused);
+ * brought_ticket: whether this connection gave the pool a ticket; offered:
+ * its ClientHello offered one; resumed: the server took it back (an
+ * offered ticket not resumed was refused). */
+void mb_resume_settled(struct mb_resume *r, bool brought_ticket, bool offered, bool resumed);
 
 /* A handshake that mb_resume_begin() or go() started ended before it
  * settled (the connection was closed by its owner, or failed before the

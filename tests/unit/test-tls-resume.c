@@ -45,7 +45,7 @@ static void on_go(void *waiter, void *t)
 	went[i] = t ? GPOINTER_TO_INT(t) + 1 : 1;
 	gone_count++;
 	if (settle_in_go)
-		mb_resume_settled(pool, false, false);
+		mb_resume_settled(pool, false, false, false);
 }
 
 static void on_free(void *t)
@@ -83,16 +83,16 @@ static void give(int n, gint64 expires)
 	inside = false;
 }
 
-static void settle_refused(bool brought, bool refused)
+static void settle_offered(bool brought, bool offered, bool resumed)
 {
 	inside = true;
-	mb_resume_settled(pool, brought, refused);
+	mb_resume_settled(pool, brought, offered, resumed);
 	inside = false;
 }
 
 static void settle(bool brought)
 {
-	settle_refused(brought, false);
+	settle_offered(brought, false, false);
 }
 
 /* Runs the loop until nothing more is ready. */
@@ -190,7 +190,8 @@ END_TEST
 START_TEST(test_tickets_refused)
 {
 	/* every process of the server has its own ticket key: tickets come
-	 * and are refused; after `parallel` refusals in a row nobody waits,
+	 * and are refused; after `parallel` refusals (full handshakes that
+	 * offered none in between do not count either way) nobody waits,
 	 * though tickets are still handed out; one taken back restores waiting */
 	setup(2, 60000, 16);
 	give(1, later());
@@ -198,20 +199,22 @@ START_TEST(test_tickets_refused)
 	ck_assert_int_eq(begin(0), 3);
 	ck_assert_int_eq(begin(1), 2);
 	ck_assert_int_eq(begin(2), 0);          /* 2 in flight */
-	settle_refused(true, true);
+	settle_offered(true, true, false);      /* refused, a new session's ticket */
 	drain();
 	ck_assert_int_eq(went[2], 1);
-	ck_assert_int_eq(begin(3), 0);
-	settle_refused(true, true);             /* the second refusal in a row */
+	settle_offered(true, false, false);     /* a full handshake, offered none */
+	ck_assert_int_eq(begin(3), 1);
+	ck_assert_int_eq(begin(4), 0);
+	settle_offered(true, true, false);      /* the second refusal */
 	drain();
-	ck_assert_int_eq(went[3], 1);
-	ck_assert_int_eq(begin(4), 1);          /* nobody waits */
-	ck_assert_int_eq(begin(5), 1);
+	ck_assert_int_eq(went[4], 1);
+	ck_assert_int_eq(begin(5), 1);          /* nobody waits */
+	ck_assert_int_eq(begin(6), 1);
 	give(9, later());                       /* a new ticket does not undo it */
-	ck_assert_int_eq(begin(6), 10);         /* still offered */
-	ck_assert_int_eq(begin(7), 1);
-	settle_refused(true, false);            /* taken back: waiting is worth it again */
-	ck_assert_int_eq(begin(8), 0);
+	ck_assert_int_eq(begin(7), 10);         /* still offered */
+	ck_assert_int_eq(begin(8), 1);
+	settle_offered(true, true, true);       /* taken back: waiting is worth it again */
+	ck_assert_int_eq(begin(9), 0);
 	mb_resume_free(pool);
 }
 END_TEST
